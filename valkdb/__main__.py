@@ -1,0 +1,5 @@
+"""`python -m valkdb` is the `valkdb` command."""
+
+from valkdb.cli import main
+
+main()

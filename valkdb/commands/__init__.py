@@ -1,0 +1,6 @@
+"""Command families, one module each (as Redis has t_string.c, db.c ...).
+
+Importing this package registers every command in registry.COMMANDS.
+"""
+
+from valkdb.commands import connection, keys, pubsub, server, strings  # noqa: F401

@@ -1,0 +1,494 @@
+"""Generic key commands (Redis's db.c and expire.c): existence, types, renames, TTLs, iteration.
+
+Whole-keyspace commands (KEYS, SCAN, FLUSHDB, FLUSHALL) work on per-shard snapshots and yield
+between chunks via `cooperate`, so other clients keep being served while they run.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+
+import gevent
+
+from valkdb import errors
+from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
+from valkdb.commands.registry import command, container
+from valkdb.errors import CommandError
+from valkdb.glob import matcher
+from valkdb.protocol.encoder import MINUS_ONE, MINUS_TWO, OK, bulk, bulk_array, integer, simple
+from valkdb.protocol.reader import parse_length
+from valkdb.store.keyspace import now_ms
+
+
+def cooperate(c) -> None:  # type: ignore[no-untyped-def]
+    """Let other greenlets run between chunks of a long command (never inside MULTI/EXEC)."""
+    if not getattr(c, "in_exec", False):
+        gevent.sleep(0)
+
+
+def type_name(value) -> bytes:  # type: ignore[no-untyped-def]
+    """Redis's type name for a stored value (TYPE, SCAN TYPE)."""
+    return _TYPE_NAMES.get(type(value), b"none")
+
+
+_TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
+
+
+def register_type(python_type: type, name: bytes) -> None:
+    """Data-type families call this so TYPE and SCAN TYPE know their values."""
+    _TYPE_NAMES[python_type] = name
+
+
+@command("del", -2, "write", 1, -1, 1)
+def del_(c, argv):
+    delete = c.db.delete
+    return integer(sum(1 for key in argv[1:] if delete(key)))
+
+
+@command("unlink", -2, "write fast", 1, -1, 1)
+def unlink(c, argv):
+    return del_(c, argv)
+
+
+@command("exists", -2, "readonly fast", 1, -1, 1)
+def exists(c, argv):
+    lookup = c.db.lookup
+    return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
+
+
+@command("touch", -2, "readonly fast", 1, -1, 1)
+def touch(c, argv):
+    return exists(c, argv)
+
+
+@command("type", 2, "readonly fast", 1, 1, 1)
+def type_(c, argv):
+    value = c.db.lookup(argv[1])
+    return simple(b"none" if value is None else type_name(value))
+
+
+@command("dbsize", 1, "readonly fast")
+def dbsize(c, argv):
+    return integer(c.db.size())
+
+
+@command("randomkey", 1, "readonly")
+def randomkey(c, argv):
+    key = c.db.random_key()
+    return c.resp.null if key is None else bulk(key)
+
+
+@command("keys", 2, "readonly")
+def keys(c, argv):
+    match = matcher(argv[1])
+    db = c.db
+    found: list[bytes] = []
+    now = now_ms()
+    for chunk in db.key_chunks():
+        for key in filter(match, chunk):
+            shard = db.shard(key)
+            deadline = shard.expires.get(key)
+            if key in shard.data and (deadline is None or deadline > now):
+                found.append(key)
+        cooperate(c)
+    return bulk_array(found)
+
+
+# -- SCAN ---------------------------------------------------------------------------------------
+#
+# Redis's cursor walks hash buckets; ours walks shards. A shard's dict keeps insertion order, so
+# a key's position only moves when keys before it are deleted. The cursor holds the shard, the
+# offset reached in it, and the shard's deletion counter at that moment; on the next call the
+# offset is moved back by the deletions since, so a key present for the whole scan is returned
+# at least once (SCAN's contract allows the duplicates this can cause).
+
+_SHARD_BITS = 12
+_DELETION_BITS = 22
+
+
+def scan_cursor(arg: bytes) -> int:
+    cursor = parse_length(arg) if arg.isdigit() else None
+    if cursor is None or cursor > 2**64 - 1:
+        raise CommandError(errors.err("ERR invalid cursor"))
+    return cursor
+
+
+def parse_scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None, bytes | None]:
+    """COUNT, MATCH and TYPE options (SCAN, and later HSCAN/SSCAN/ZSCAN without TYPE)."""
+    count, pattern, type_filter = 10, None, None
+    i = start
+    while i < len(argv):
+        opt = argv[i].upper()
+        if i + 1 >= len(argv):
+            raise CommandError(errors.SYNTAX)
+        if opt == b"COUNT":
+            count = to_int(argv[i + 1])
+            if count < 1:
+                raise CommandError(errors.SYNTAX)
+        elif opt == b"MATCH":
+            pattern = argv[i + 1]
+        elif opt == b"TYPE":
+            type_filter = argv[i + 1].lower()
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 2
+    return count, pattern, type_filter
+
+
+@command("scan", -2, "readonly", 0, 0, 0)
+def scan(c, argv):
+    cursor = scan_cursor(argv[1])
+    count, pattern, type_filter = parse_scan_options(argv, 2)
+    db = c.db
+    deletion_mask = (1 << _DELETION_BITS) - 1
+    shard_index = cursor & ((1 << _SHARD_BITS) - 1)
+    seen_deletions = (cursor >> _SHARD_BITS) & deletion_mask
+    offset = cursor >> (_SHARD_BITS + _DELETION_BITS)
+    batch: list[bytes] = []
+    next_cursor = 0
+    while shard_index < len(db.shards):
+        shard = db.shards[shard_index]
+        offset = max(0, offset - ((shard.deletions - seen_deletions) & deletion_mask))
+        keys = db.shard_keys(shard_index)
+        taken = keys[offset : offset + count - len(batch)]
+        batch.extend(taken)
+        offset += len(taken)
+        if offset < len(keys):
+            next_cursor = (offset << (_SHARD_BITS + _DELETION_BITS)) | (
+                (shard.deletions & deletion_mask) << _SHARD_BITS) | shard_index
+            break
+        shard_index += 1
+        offset = seen_deletions = 0
+        if shard_index < len(db.shards):
+            seen_deletions = db.shards[shard_index].deletions & deletion_mask
+        if len(batch) >= count:
+            if shard_index < len(db.shards):
+                next_cursor = (seen_deletions << _SHARD_BITS) | shard_index
+            break
+    match = matcher(pattern) if pattern is not None else None
+    result = []
+    for key in batch:
+        if match is not None and not match(key):
+            continue
+        value = db.lookup(key)
+        if value is None or (type_filter is not None and type_name(value) != type_filter):
+            continue
+        result.append(key)
+    return _scan_reply(b"%d" % next_cursor, result)
+
+
+def _scan_reply(cursor: bytes, items: list[bytes]) -> bytes:
+    return b"*2\r\n" + bulk(cursor) + bulk_array(items)
+
+
+# -- renames and copies -------------------------------------------------------------------------
+
+def _move_value(c, src_db, key: bytes, dst_db, dst_key: bytes, value) -> None:  # type: ignore[no-untyped-def]
+    deadline = src_db.deadline(key)
+    dst_db.store(dst_key, value)
+    if deadline is not None:
+        dst_db.set_deadline(dst_key, deadline)
+
+
+@command("rename", 3, "write", 1, 2, 1)
+def rename(c, argv):
+    return _rename(c, argv, nx=False)
+
+
+@command("renamenx", 3, "write fast", 1, 2, 1)
+def renamenx(c, argv):
+    return _rename(c, argv, nx=True)
+
+
+def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
+    src, dst = argv[1], argv[2]
+    db = c.db
+    value = db.lookup(src)
+    if value is None:
+        return errors.NO_SUCH_KEY
+    if src == dst:
+        return integer(0) if nx else OK
+    if db.lookup(dst) is not None and nx:
+        return integer(0)
+    deadline = db.deadline(src)
+    db.delete(src)
+    db.store(dst, value)
+    if deadline is not None:
+        db.set_deadline(dst, deadline)
+    return integer(1) if nx else OK
+
+
+@command("copy", -3, "write denyoom", 1, 2, 1)
+def copy(c, argv):
+    src, dst = argv[1], argv[2]
+    dst_db = c.db
+    replace = False
+    i = 3
+    while i < len(argv):
+        opt = argv[i].upper()
+        if opt == b"REPLACE":
+            replace = True
+        elif opt == b"DB" and i + 1 < len(argv):
+            dst_db = c.server.keyspace[db_index(c, argv[i + 1])]
+            i += 1
+        else:
+            return errors.SYNTAX
+        i += 1
+    if src == dst and dst_db is c.db:
+        return errors.SAME_OBJECT
+    value = c.db.lookup(src)
+    if value is None:
+        return integer(0)
+    if dst_db.lookup(dst) is not None:
+        if not replace:
+            return integer(0)
+        dst_db.delete(dst)
+    _move_value(c, c.db, src, dst_db, dst, copy_module.deepcopy(value))
+    return integer(1)
+
+
+@command("move", 3, "write fast", 1, 1, 1)
+def move(c, argv):
+    key = argv[1]
+    dst_db = c.server.keyspace[db_index(c, argv[2])]
+    if dst_db is c.db:
+        return errors.SAME_OBJECT
+    value = c.db.lookup(key)
+    if value is None or dst_db.lookup(key) is not None:
+        return integer(0)
+    _move_value(c, c.db, key, dst_db, key, value)
+    c.db.delete(key)
+    return integer(1)
+
+
+# -- whole databases ----------------------------------------------------------------------------
+
+def _flush_mode(argv: list[bytes]) -> None:
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].upper() not in (b"ASYNC", b"SYNC")):
+        raise CommandError(errors.SYNTAX)
+
+
+@command("flushdb", -1, "write")
+def flushdb(c, argv):
+    _flush_mode(argv)
+    for _ in c.db.clear_shards():
+        cooperate(c)
+    return OK
+
+
+@command("flushall", -1, "write")
+def flushall(c, argv):
+    _flush_mode(argv)
+    for db in c.server.keyspace.dbs:
+        for _ in db.clear_shards():
+            cooperate(c)
+    return OK
+
+
+@command("swapdb", 3, "write fast")
+def swapdb(c, argv):
+    first = to_int(argv[1], errors.err("ERR invalid first DB index"))
+    second = to_int(argv[2], errors.err("ERR invalid second DB index"))
+    keyspace = c.server.keyspace
+    if not (0 <= first < len(keyspace) and 0 <= second < len(keyspace)):
+        return errors.DB_INDEX
+    keyspace[first].swap(keyspace[second])
+    return OK
+
+
+# -- expiry -------------------------------------------------------------------------------------
+
+def _expire_flags(argv: list[bytes]) -> set[bytes]:
+    flags = set()
+    for arg in argv[3:]:
+        opt = arg.upper()
+        if opt not in (b"NX", b"XX", b"GT", b"LT"):
+            raise CommandError(errors.err_bytes(b"ERR Unsupported option " + arg))
+        flags.add(opt)
+    if b"NX" in flags and len(flags) > 1:
+        raise CommandError(
+            errors.err("ERR NX and XX, GT or LT options at the same time are not compatible"))
+    if b"GT" in flags and b"LT" in flags:
+        raise CommandError(errors.err("ERR GT and LT options at the same time are not compatible"))
+    return flags
+
+
+def _expire(c, argv, *, seconds: bool, relative: bool) -> bytes:  # type: ignore[no-untyped-def]
+    flags = _expire_flags(argv)
+    when = to_int(argv[2])
+    invalid = errors.err(f"ERR invalid expire time in '{c.last_command}' command")
+    if seconds:
+        if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
+            return invalid
+        when *= 1000
+    if relative:
+        base = now_ms()
+        if when > LLONG_MAX - base:
+            return invalid
+        when += base
+    db = c.db
+    key = argv[1]
+    if db.lookup(key) is None:
+        return integer(0)
+    if flags:
+        current = db.deadline(key)
+        if b"NX" in flags and current is not None:
+            return integer(0)
+        if b"XX" in flags and current is None:
+            return integer(0)
+        if b"GT" in flags and (current is None or when <= current):
+            return integer(0)
+        if b"LT" in flags and current is not None and when >= current:
+            return integer(0)
+    db.set_deadline(key, when)
+    return integer(1)
+
+
+@command("expire", -3, "write fast", 1, 1, 1)
+def expire(c, argv):
+    return _expire(c, argv, seconds=True, relative=True)
+
+
+@command("pexpire", -3, "write fast", 1, 1, 1)
+def pexpire(c, argv):
+    return _expire(c, argv, seconds=False, relative=True)
+
+
+@command("expireat", -3, "write fast", 1, 1, 1)
+def expireat(c, argv):
+    return _expire(c, argv, seconds=True, relative=False)
+
+
+@command("pexpireat", -3, "write fast", 1, 1, 1)
+def pexpireat(c, argv):
+    return _expire(c, argv, seconds=False, relative=False)
+
+
+def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[no-untyped-def]
+    if c.db.lookup(key) is None:
+        return MINUS_TWO
+    deadline = c.db.deadline(key)
+    if deadline is None:
+        return MINUS_ONE
+    value = deadline if absolute else max(deadline - now_ms(), 0)
+    return integer(value if ms else (value + 500) // 1000)
+
+
+@command("ttl", 2, "readonly fast", 1, 1, 1)
+def ttl(c, argv):
+    return _ttl(c, argv[1], ms=False, absolute=False)
+
+
+@command("pttl", 2, "readonly fast", 1, 1, 1)
+def pttl(c, argv):
+    return _ttl(c, argv[1], ms=True, absolute=False)
+
+
+@command("expiretime", 2, "readonly fast", 1, 1, 1)
+def expiretime(c, argv):
+    return _ttl(c, argv[1], ms=False, absolute=True)
+
+
+@command("pexpiretime", 2, "readonly fast", 1, 1, 1)
+def pexpiretime(c, argv):
+    return _ttl(c, argv[1], ms=True, absolute=True)
+
+
+@command("persist", 2, "write fast", 1, 1, 1)
+def persist(c, argv):
+    if c.db.lookup(argv[1]) is None:
+        return integer(0)
+    return integer(1 if c.db.persist(argv[1]) else 0)
+
+
+# -- OBJECT -------------------------------------------------------------------------------------
+
+OBJECT = container("object", -2)
+_SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
+
+
+def string_encoding(value: bytes) -> bytes:
+    if len(value) <= 20 and parse_length(value) is not None and LLONG_MIN <= int(value) <= LLONG_MAX:
+        return b"int"
+    return b"embstr" if len(value) <= 44 else b"raw"
+
+
+_ENCODERS = {bytes: string_encoding}
+
+
+def register_encoding(python_type: type, encoding) -> None:  # type: ignore[no-untyped-def]
+    """Data-type families call this so OBJECT ENCODING can name their encodings."""
+    _ENCODERS[python_type] = encoding
+
+
+def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
+    value = c.db.lookup(key)
+    if value is None:
+        raise CommandError(c.resp.null)
+    return value
+
+
+@command("object|encoding", 3, "readonly", 2, 2, 1)
+def object_encoding(c, argv):
+    value = _object_value(c, argv[2])
+    return bulk(_ENCODERS[type(value)](value))
+
+
+@command("object|refcount", 3, "readonly", 2, 2, 1)
+def object_refcount(c, argv):
+    value = _object_value(c, argv[2])
+    shared = (type(value) is bytes and string_encoding(value) == b"int"
+              and 0 <= int(value) < _SHARED_INTEGERS)
+    return integer(2147483647 if shared else 1)
+
+
+@command("object|idletime", 3, "readonly", 2, 2, 1)
+def object_idletime(c, argv):
+    _object_value(c, argv[2])
+    if c.server.config.maxmemory_policy.endswith("lfu"):
+        return errors.err(
+            "ERR An LRU maxmemory policy is selected, access time not tracked. Please note "
+            "that when switching between policies at runtime LRU and LFU data will take some "
+            "time to adjust.")
+    return integer(0)  # valkdb does not track per-key access times
+
+
+@command("object|freq", 3, "readonly", 2, 2, 1)
+def object_freq(c, argv):
+    _object_value(c, argv[2])
+    if not c.server.config.maxmemory_policy.endswith("lfu"):
+        return errors.err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+            "note that when switching between policies at runtime LRU and LFU data will take "
+            "some time to adjust.")
+    return integer(0)
+
+
+_OBJECT_HELP = [
+    b"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"ENCODING <key>",
+    b"    Return the kind of internal representation used in order to store the value",
+    b"    associated with a <key>.",
+    b"FREQ <key>",
+    b"    Return the access frequency index of the <key>. The returned integer is",
+    b"    proportional to the logarithm of the recent access frequency of the key.",
+    b"IDLETIME <key>",
+    b"    Return the idle time of the <key>, that is the approximated number of",
+    b"    seconds elapsed since the last access to the key.",
+    b"REFCOUNT <key>",
+    b"    Return the number of references of the value associated with the specified",
+    b"    <key>.",
+    b"HELP",
+    b"    Print this help.",
+]
+
+
+def help_reply(lines: list[bytes]) -> bytes:
+    """A HELP subcommand's reply: status strings, one per line (Redis's addReplyHelp)."""
+    return b"*%d\r\n%s" % (len(lines), b"".join(simple(line) for line in lines))
+
+
+@command("object|help", 2, "loading stale")
+def object_help(c, argv):
+    return help_reply(_OBJECT_HELP)
+

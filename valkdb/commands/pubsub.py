@@ -1,0 +1,86 @@
+"""Pub/sub commands. In RESP3 confirmations and messages are push frames; in RESP2 arrays."""
+
+from __future__ import annotations
+
+from valkdb.commands.registry import command, container
+from valkdb.glob import matcher
+from valkdb.protocol.encoder import bulk, bulk_array, integer
+
+
+def _confirm(c, kind: bytes, name: bytes | None) -> bytes:  # type: ignore[no-untyped-def]
+    """subscribe/unsubscribe/psubscribe/punsubscribe confirmation with the new count."""
+    return c.resp.push([
+        bulk(kind),
+        c.resp.null if name is None else bulk(name),
+        integer(len(c.channels) + len(c.patterns)),
+    ])
+
+
+@command("subscribe", -2, "pubsub noscript loading stale")
+def subscribe(c, argv):
+    replies = []
+    for channel in argv[1:]:
+        c.server.pubsub.subscribe(c, channel)
+        replies.append(_confirm(c, b"subscribe", channel))
+    return b"".join(replies)
+
+
+@command("psubscribe", -2, "pubsub noscript loading stale")
+def psubscribe(c, argv):
+    replies = []
+    for pattern in argv[1:]:
+        c.server.pubsub.psubscribe(c, pattern)
+        replies.append(_confirm(c, b"psubscribe", pattern))
+    return b"".join(replies)
+
+
+@command("unsubscribe", -1, "pubsub noscript loading stale")
+def unsubscribe(c, argv):
+    channels = argv[1:] or list(c.channels)
+    if not channels:
+        return _confirm(c, b"unsubscribe", None)
+    replies = []
+    for channel in channels:
+        c.server.pubsub.unsubscribe(c, channel)
+        replies.append(_confirm(c, b"unsubscribe", channel))
+    return b"".join(replies)
+
+
+@command("punsubscribe", -1, "pubsub noscript loading stale")
+def punsubscribe(c, argv):
+    patterns = argv[1:] or list(c.patterns)
+    if not patterns:
+        return _confirm(c, b"punsubscribe", None)
+    replies = []
+    for pattern in patterns:
+        c.server.pubsub.punsubscribe(c, pattern)
+        replies.append(_confirm(c, b"punsubscribe", pattern))
+    return b"".join(replies)
+
+
+@command("publish", 3, "pubsub loading stale fast may_replicate")
+def publish(c, argv):
+    return integer(c.server.pubsub.publish(argv[1], argv[2]))
+
+
+container("pubsub", -2)
+
+
+@command("pubsub|channels", -2, "pubsub loading stale")
+def pubsub_channels(c, argv):
+    channels = list(c.server.pubsub.channels)
+    if len(argv) == 3:
+        channels = list(filter(matcher(argv[2]), channels))
+    return bulk_array(channels)
+
+
+@command("pubsub|numsub", -2, "pubsub loading stale")
+def pubsub_numsub(c, argv):
+    registry = c.server.pubsub.channels
+    return c.resp.map(
+        [(bulk(ch), integer(len(registry.get(ch, ())))) for ch in argv[2:]])
+
+
+@command("pubsub|numpat", 2, "pubsub loading stale")
+def pubsub_numpat(c, argv):
+    return integer(c.server.pubsub.numpat())

@@ -1,0 +1,335 @@
+"""String commands (Redis's t_string.c). A string value is stored as bytes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from valkdb import errors
+from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_float, to_int
+from valkdb.commands.registry import command
+from valkdb.errors import CommandError
+from valkdb.protocol.encoder import OK, bulk, integer
+from valkdb.store.keyspace import now_ms
+
+_STRING_TOO_LONG = errors.err(
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
+def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The string at key, None if missing; WRONGTYPE if it holds another type."""
+    value = db.lookup(key)
+    if value is not None and type(value) is not bytes:
+        raise CommandError(errors.WRONGTYPE)
+    return value
+
+
+@command("get", 2, "readonly fast", 1, 1, 1)
+def get(c, argv):
+    value = c.db.lookup(argv[1])
+    if value is None:
+        return c.resp.null
+    if type(value) is not bytes:
+        return errors.WRONGTYPE
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+# -- SET and its options -----------------------------------------------------------------------
+
+_EXPIRY_OPTIONS = (b"EX", b"PX", b"EXAT", b"PXAT")
+
+
+def parse_expiry_options(c, argv: list[bytes], start: int, for_set: bool):  # type: ignore[no-untyped-def]
+    """Redis's parseExtendedStringArgumentsOrReply for SET (for_set) and GETEX.
+
+    Returns (flags, deadline_ms or None): flags is a set of the option names given.
+    """
+    flags: set[bytes] = set()
+    deadline = None
+    unit_arg = None
+    i = start
+    n = len(argv)
+    while i < n:
+        opt = argv[i].upper()
+        has_next = i + 1 < n
+        if for_set and opt == b"NX" and b"XX" not in flags:
+            flags.add(opt)
+        elif for_set and opt == b"XX" and b"NX" not in flags:
+            flags.add(opt)
+        elif for_set and opt == b"GET":
+            flags.add(opt)
+        elif (for_set and opt == b"KEEPTTL" and not flags.intersection(_EXPIRY_OPTIONS)):
+            flags.add(opt)
+        elif (not for_set and opt == b"PERSIST"
+              and not flags.intersection(_EXPIRY_OPTIONS)):
+            flags.add(opt)
+        elif (opt in _EXPIRY_OPTIONS and has_next
+              and not flags.intersection((b"KEEPTTL", b"PERSIST"))
+              and not flags.intersection(o for o in _EXPIRY_OPTIONS if o != opt)):
+            flags.add(opt)
+            unit_arg = (opt, argv[i + 1])
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    if unit_arg is not None:
+        deadline = expiry_deadline(c, unit_arg[0], unit_arg[1])
+    return flags, deadline
+
+
+def expiry_deadline(c, unit: bytes, arg: bytes) -> int:  # type: ignore[no-untyped-def]
+    """getExpireMillisecondsOrReply: EX/PX relative, EXAT/PXAT absolute; > 0 and no overflow."""
+    value = to_int(arg)
+    invalid = errors.err(f"ERR invalid expire time in '{c.last_command}' command")
+    seconds = unit in (b"EX", b"EXAT")
+    if value <= 0 or (seconds and value > LLONG_MAX // 1000):
+        raise CommandError(invalid)
+    ms = value * 1000 if seconds else value
+    if unit in (b"EX", b"PX"):
+        ms += now_ms()
+        if ms > LLONG_MAX:
+            raise CommandError(invalid)
+    return ms
+
+
+def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> None:  # type: ignore[no-untyped-def]
+    c.db.store(key, value)
+    if deadline is not None:
+        c.db.set_deadline(key, deadline)
+
+
+@command("set", -3, "write denyoom", 1, 1, 1)
+def set_(c, argv):
+    if len(argv) == 3:
+        c.db.store(argv[1], argv[2])
+        return OK
+    flags, deadline = parse_expiry_options(c, argv, 3, True)
+    key, value = argv[1], argv[2]
+    db = c.db
+    old = db.lookup(key)
+    if b"GET" in flags and old is not None and type(old) is not bytes:
+        return errors.WRONGTYPE
+    if (b"NX" in flags and old is not None) or (b"XX" in flags and old is None):
+        return bulk(old) if b"GET" in flags and old is not None else c.resp.null
+    if b"KEEPTTL" in flags:
+        db.replace(key, value)
+    else:
+        _set_with_deadline(c, key, value, deadline)
+    if b"GET" in flags:
+        return c.resp.null if old is None else bulk(old)
+    return OK
+
+
+@command("setnx", 3, "write denyoom fast", 1, 1, 1)
+def setnx(c, argv):
+    if c.db.lookup(argv[1]) is not None:
+        return integer(0)
+    c.db.store(argv[1], argv[2])
+    return integer(1)
+
+
+@command("setex", 4, "write denyoom", 1, 1, 1)
+def setex(c, argv):
+    _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"EX", argv[2]))
+    return OK
+
+
+@command("psetex", 4, "write denyoom", 1, 1, 1)
+def psetex(c, argv):
+    _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"PX", argv[2]))
+    return OK
+
+
+@command("getset", 3, "write denyoom fast", 1, 1, 1)
+def getset(c, argv):
+    old = get_string(c.db, argv[1])
+    c.db.store(argv[1], argv[2])
+    return c.resp.null if old is None else bulk(old)
+
+
+@command("getdel", 2, "write fast", 1, 1, 1)
+def getdel(c, argv):
+    old = get_string(c.db, argv[1])
+    if old is None:
+        return c.resp.null
+    c.db.delete(argv[1])
+    return bulk(old)
+
+
+@command("getex", -2, "write fast", 1, 1, 1)
+def getex(c, argv):
+    flags, deadline = parse_expiry_options(c, argv, 2, False)
+    value = get_string(c.db, argv[1])
+    if value is None:
+        return c.resp.null
+    if deadline is not None:
+        c.db.set_deadline(argv[1], deadline)
+    elif b"PERSIST" in flags:
+        c.db.persist(argv[1])
+    return bulk(value)
+
+
+@command("mget", -2, "readonly fast", 1, -1, 1)
+def mget(c, argv):
+    lookup = c.db.lookup
+    null = c.resp.null
+    parts = [b"*%d\r\n" % (len(argv) - 1)]
+    for key in argv[1:]:
+        value = lookup(key)
+        parts.append(bulk(value) if type(value) is bytes else null)
+    return b"".join(parts)
+
+
+@command("mset", -3, "write denyoom", 1, -1, 2)
+def mset(c, argv):
+    if len(argv) % 2 == 0:
+        return errors.wrong_arity("mset")
+    store = c.db.store
+    for i in range(1, len(argv), 2):
+        store(argv[i], argv[i + 1])
+    return OK
+
+
+@command("msetnx", -3, "write denyoom", 1, -1, 2)
+def msetnx(c, argv):
+    if len(argv) % 2 == 0:
+        return errors.wrong_arity("msetnx")
+    db = c.db
+    if any(db.lookup(argv[i]) is not None for i in range(1, len(argv), 2)):
+        return integer(0)
+    for i in range(1, len(argv), 2):
+        db.store(argv[i], argv[i + 1])
+    return integer(1)
+
+
+def _check_length(c, length: int) -> None:  # type: ignore[no-untyped-def]
+    if length > c.server.config.proto_max_bulk_len:
+        raise CommandError(_STRING_TOO_LONG)
+
+
+@command("append", 3, "write denyoom fast", 1, 1, 1)
+def append(c, argv):
+    old = get_string(c.db, argv[1])
+    if old is None:
+        c.db.store(argv[1], argv[2])
+        return integer(len(argv[2]))
+    _check_length(c, len(old) + len(argv[2]))
+    value = old + argv[2]
+    c.db.replace(argv[1], value)
+    return integer(len(value))
+
+
+@command("strlen", 2, "readonly fast", 1, 1, 1)
+def strlen(c, argv):
+    value = get_string(c.db, argv[1])
+    return integer(0 if value is None else len(value))
+
+
+# -- counters -----------------------------------------------------------------------------------
+
+def _incr(c, key: bytes, delta: int) -> bytes:  # type: ignore[no-untyped-def]
+    old = get_string(c.db, key)
+    current = 0 if old is None else to_int(old)
+    value = current + delta
+    if not LLONG_MIN <= value <= LLONG_MAX:
+        return errors.INCR_OVERFLOW
+    if old is None:
+        c.db.store(key, b"%d" % value)
+    else:
+        c.db.replace(key, b"%d" % value)
+    return integer(value)
+
+
+@command("incr", 2, "write denyoom fast", 1, 1, 1)
+def incr(c, argv):
+    return _incr(c, argv[1], 1)
+
+
+@command("decr", 2, "write denyoom fast", 1, 1, 1)
+def decr(c, argv):
+    return _incr(c, argv[1], -1)
+
+
+@command("incrby", 3, "write denyoom fast", 1, 1, 1)
+def incrby(c, argv):
+    return _incr(c, argv[1], to_int(argv[2]))
+
+
+@command("decrby", 3, "write denyoom fast", 1, 1, 1)
+def decrby(c, argv):
+    delta = to_int(argv[2])
+    if delta == LLONG_MIN:
+        return errors.err("ERR decrement would overflow")
+    return _incr(c, argv[1], -delta)
+
+
+def format_long_double(value: float) -> bytes:
+    """INCRBYFLOAT's output: fixed notation, no exponent, trailing zeros dropped."""
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.encode()
+
+
+@command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1)
+def incrbyfloat(c, argv):
+    old = get_string(c.db, argv[1])
+    current = 0.0 if old is None else to_float(old)
+    value = current + to_float(argv[2])
+    if value != value or value in (float("inf"), float("-inf")):
+        return errors.err("ERR increment would produce NaN or Infinity")
+    text = format_long_double(value)
+    if old is None:
+        c.db.store(argv[1], text)
+    else:
+        c.db.replace(argv[1], text)
+    return bulk(text)
+
+
+# -- ranges -------------------------------------------------------------------------------------
+
+@command("getrange", 4, "readonly", 1, 1, 1)
+def getrange(c, argv):
+    start, end = to_int(argv[2]), to_int(argv[3])
+    value = get_string(c.db, argv[1])
+    if value is None:
+        return b"$0\r\n\r\n"
+    size = len(value)
+    if start < 0 and end < 0 and start > end:
+        return b"$0\r\n\r\n"
+    if start < 0:
+        start = max(size + start, 0)
+    if end < 0:
+        end = max(size + end, 0)
+    end = min(end, size - 1)
+    if start > end or size == 0:
+        return b"$0\r\n\r\n"
+    return bulk(value[start : end + 1])
+
+
+@command("substr", 4, "readonly", 1, 1, 1)
+def substr(c, argv):
+    return getrange(c, argv)
+
+
+@command("setrange", 4, "write denyoom", 1, 1, 1)
+def setrange(c, argv):
+    offset = to_int(argv[2])
+    if offset < 0:
+        return errors.err("ERR offset is out of range")
+    patch = argv[3]
+    old = get_string(c.db, argv[1])
+    if old is None:
+        if not patch:
+            return integer(0)
+        old = b""
+    elif not patch:
+        return integer(len(old))
+    _check_length(c, offset + len(patch))
+    if len(old) < offset:
+        old += b"\0" * (offset - len(old))
+    value = old[:offset] + patch + old[offset + len(patch):]
+    if c.db.lookup(argv[1]) is None:
+        c.db.store(argv[1], value)
+    else:
+        c.db.replace(argv[1], value)
+    return integer(len(value))

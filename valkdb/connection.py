@@ -1,0 +1,273 @@
+"""Client: one greenlet per connection.
+
+The hot path is `serve`: recv a large chunk, parse every complete command in it, run them all,
+send all their replies with one sendall (pipelining for free). Replies are bytes built by the
+handlers; nothing on this path logs, allocates per-command objects or raises on success.
+
+Output from other greenlets (pub/sub messages) is queued in `_out` and flushed by whichever
+greenlet is not already sending, so replies and messages keep their order and a publisher never
+waits on a slow subscriber. A subscriber whose queued output passes its class's
+client-output-buffer-limit is disconnected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from valkdb import errors
+from valkdb.commands.registry import COMMANDS, Command
+from valkdb.errors import CommandError
+from valkdb.protocol.encoder import RESP2_ENCODER
+from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
+
+if TYPE_CHECKING:
+    from valkdb.server import Server
+
+RECV_SIZE = 64 * 1024
+_client_ids = itertools.count(1)
+
+# Raw command names as clients send them (b"get", b"GET" ...) -> Command; fills on first use so
+# upper/lower-casing runs only on a miss. Bounded: unknown names are never cached.
+_BY_RAW_NAME: dict[bytes, Command] = {}
+
+
+def lookup(name: bytes) -> Command | None:
+    entry = _BY_RAW_NAME.get(name)
+    if entry is None:
+        entry = COMMANDS.get(name.lower().decode("latin-1"))
+        if entry is not None and len(_BY_RAW_NAME) < 4096:
+            _BY_RAW_NAME[name] = entry
+    return entry
+
+
+class Client:
+    def __init__(self, server: Server, sock: socket.socket, address: Any) -> None:
+        self.server = server
+        self.sock = sock
+        self.id = next(_client_ids)
+        self.addr = _format_address(address)
+        self.laddr = _format_address(sock.getsockname())
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.db = server.keyspace[0]
+        self.resp = RESP2_ENCODER
+        config = server.config
+        self.reader = RequestReader(config.proto_max_bulk_len, config.client_query_buffer_limit)
+        self.authenticated = not config.requirepass
+        self.reader.authenticated = self.authenticated
+        self.created = time.time()
+        self.last_active = time.monotonic()
+        self.last_command = "NULL"
+        self.channels: dict[bytes, None] = {}  # subscribed channels, in order
+        self.patterns: dict[bytes, None] = {}  # subscribed patterns, in order
+        self.close_after_reply = False
+        self.idle = False  # blocked in recv with nothing in flight
+        self.closed = False
+        self.greenlet: gevent.Greenlet | None = None
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._sending = False
+        self._soft_limit_since = 0.0
+
+    # -- the request loop -----------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run until the peer closes, a protocol error, QUIT, CLIENT KILL or shutdown."""
+        # gevent's sock.recv tries the syscall first and, on EAGAIN (the usual case for a client
+        # waiting for its reply), raises and catches an exception before waiting: waiting for
+        # readability first and then reading the raw socket saves both on every request.
+        raw = self.sock._sock  # type: ignore[attr-defined]
+        wait = self.sock._wait  # type: ignore[attr-defined]
+        readable = self.sock._read_event  # type: ignore[attr-defined]
+        reader = self.reader
+        execute = self.execute
+        server = self.server
+        more_pending = False  # the last recv filled the buffer: more is probably waiting
+        try:
+            while not self.close_after_reply:
+                if not more_pending:
+                    self.idle = True
+                    wait(readable)
+                    self.idle = False
+                try:
+                    data = raw.recv(RECV_SIZE)
+                except BlockingIOError:
+                    more_pending = False
+                    continue
+                if not data:
+                    break
+                more_pending = len(data) == RECV_SIZE
+                self.last_active = time.monotonic()
+                reader.feed(data)
+                commands = reader.read()
+                if len(commands) == 1:
+                    reply = execute(commands[0])
+                else:
+                    replies = []
+                    for argv in commands:
+                        replies.append(execute(argv))
+                        if self.close_after_reply:
+                            break
+                    reply = b"".join(replies)
+                if reader.error is not None:
+                    reply += errors.protocol(reader.error)
+                    self.close_after_reply = True
+                    server.log.debug("Protocol error (%s) from client: %s",
+                                     reader.error.decode("latin-1"), self.describe())
+                if reply:
+                    self.write(reply)
+                if server.shutting_down:
+                    break
+        except QueryBufferOverflow:
+            server.log.warning("Closing client that reached max query buffer length: %s",
+                               self.describe())
+        except (OSError, gevent.GreenletExit):
+            pass
+        finally:
+            self.close()
+
+    def execute(self, argv: list[bytes]) -> bytes:
+        """Run one command; return its encoded reply (errors included)."""
+        entry = lookup(argv[0])
+        if entry is None:
+            return errors.unknown_command(argv)
+        if entry.subcommands is not None and len(argv) > 1:
+            sub = entry.subcommands.get(argv[1].lower())
+            if sub is None:
+                return errors.unknown_subcommand(argv[1], entry.name)
+            entry = sub
+        if not entry.arity_ok(len(argv)):
+            return errors.wrong_arity(entry.name)
+        if not self.authenticated and not entry.no_auth:
+            return errors.NOAUTH
+        if (self.channels or self.patterns) and self.resp.version == 2 and not entry.pubsub_ok:
+            return errors.err(
+                f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                "PING / QUIT / RESET are allowed in this context"
+            )
+        self.last_command = entry.name
+        if entry.write:
+            self.server.dirty += 1
+        try:
+            return entry.handler(self, argv)  # type: ignore[misc]
+        except CommandError as exc:
+            return exc.reply
+
+    # -- output ------------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send a reply from this client's own greenlet, after anything already queued."""
+        if self._sending or self._out:
+            self._out.append(data)
+            self._out_size += len(data)
+            if not self._sending:
+                self._flush()
+            return
+        self._sending = True
+        try:
+            try:
+                sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):  # the peer is slow: let gevent wait for it
+                self.sock.sendall(memoryview(data)[sent:])
+        finally:
+            self._sending = False
+        if self._out:
+            self._flush()
+
+    def deliver(self, data: bytes) -> None:
+        """Queue a pub/sub message from another greenlet; never blocks the caller."""
+        if self.closed:
+            return
+        self._out.append(data)
+        self._out_size += len(data)
+        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
+        if hard and self._out_size > hard or self._soft_limit_exceeded(soft, seconds):
+            self.server.log.warning(
+                "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.describe())
+            self.kill()
+            return
+        if not self._sending:
+            self._sending = True  # claimed now so that only one flusher is ever spawned
+            gevent.spawn(self._flush, True)
+
+    def _soft_limit_exceeded(self, soft: int, seconds: int) -> bool:
+        if not soft or self._out_size <= soft:
+            self._soft_limit_since = 0.0
+            return False
+        now = time.monotonic()
+        if not self._soft_limit_since:
+            self._soft_limit_since = now
+        return now - self._soft_limit_since > seconds
+
+    def _flush(self, claimed: bool = False) -> None:
+        if self._sending and not claimed:
+            return
+        self._sending = True
+        try:
+            while self._out:
+                data = b"".join(self._out)
+                self._out = []
+                self._out_size = 0
+                self.sock.sendall(data)
+        except OSError:
+            self.kill()
+        finally:
+            self._sending = False
+
+    def output_size(self) -> int:
+        return self._out_size
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """Close this client from another greenlet (CLIENT KILL, limits, timeout, shutdown)."""
+        if self.closed:
+            return
+        if self.greenlet is not None and self.greenlet is not gevent.getcurrent():
+            self.greenlet.kill(block=False)
+        else:
+            self.close_after_reply = True
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.server.pubsub.unsubscribe_all(self)
+        self.server.clients.pop(self.id, None)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def describe(self) -> str:
+        """One CLIENT LIST line (without the trailing newline)."""
+        now = time.monotonic()
+        flags = "P" if (self.channels or self.patterns) else "N"
+        return (
+            f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.sock.fileno()} "
+            f"name={self.name.decode('utf-8', 'replace')} "
+            f"age={int(time.time() - self.created)} idle={int(now - self.last_active)} "
+            f"flags={flags} db={self.db.index} sub={len(self.channels)} psub={len(self.patterns)} "
+            f"ssub=0 multi=-1 qbuf={self.reader.pending()} qbuf-free=0 argv-mem=0 "
+            f"multi-mem=0 rbs={RECV_SIZE} rbp=0 obl=0 oll={len(self._out)} "
+            f"omem={self._out_size} tot-mem=0 events=r cmd={self.last_command} user=default "
+            f"redir=-1 resp={self.resp.version} "
+            f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
+            f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
+        )
+
+
+def _format_address(address: Any) -> str:
+    if isinstance(address, tuple):
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(address)

@@ -1,0 +1,80 @@
+"""Redis's shared error replies, spelled exactly once.
+
+Clients turn the first word of an error into an exception type (redis-py's `_parsers`), so the
+prefixes and texts below are Redis 7.0's, byte for byte (src/server.c createSharedObjects).
+"""
+
+
+class CommandError(Exception):
+    """Raised deep inside a command to abort it with an error reply (never on the success path).
+
+    `reply` is the complete RESP error line, e.g. b'-ERR syntax error\\r\\n'.
+    """
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+def err(message: str) -> bytes:
+    """`message` is the text after the '-', e.g. 'ERR syntax error'."""
+    return b"-" + message.encode() + b"\r\n"
+
+
+SYNTAX = err("ERR syntax error")
+WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value")
+NOT_INTEGER = err("ERR value is not an integer or out of range")
+NOT_FLOAT = err("ERR value is not a valid float")
+INCR_OVERFLOW = err("ERR increment or decrement would overflow")
+NO_SUCH_KEY = err("ERR no such key")
+OUT_OF_RANGE = err("ERR index out of range")
+DB_INDEX = err("ERR DB index is out of range")
+SAME_OBJECT = err("ERR source and destination objects are the same")
+NOAUTH = err("NOAUTH Authentication required.")
+WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.")
+NOPASS_AUTH = err(
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NOAUTH_HELLO = err(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+    "the RESP protocol version at the same time"
+)
+NOPROTO = err("NOPROTO unsupported protocol version")
+MAX_CLIENTS = err("ERR max number of clients reached")
+LOADING = err("LOADING Redis is loading the dataset in memory")
+BUSYKEY = err("BUSYKEY Target key name already exists.")
+NOT_POSITIVE = err("ERR value is out of range, must be positive")
+NO_SHUTDOWN = err("ERR No shutdown in progress.")
+
+
+def err_bytes(message: bytes) -> bytes:
+    """Like err() for text that quotes client bytes; Redis turns CR and LF into spaces."""
+    return b"-" + message.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+
+
+def wrong_arity(name: str) -> bytes:
+    return err(f"ERR wrong number of arguments for '{name}' command")
+
+
+def unknown_subcommand(sub: bytes, container: str) -> bytes:
+    return err_bytes(
+        b"ERR unknown subcommand '%s'. Try %s HELP." % (sub[:128], container.upper().encode())
+    )
+
+
+def unknown_command(argv: list) -> bytes:
+    """Redis: name cut at 128 chars, then the args quoted until 128 chars of them are shown."""
+    shown = b""
+    for arg in argv[1:]:
+        if len(shown) >= 128:
+            break
+        shown += b"'%s' " % arg[: 128 - len(shown)]
+    return err_bytes(
+        b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], shown)
+    )
+
+
+def protocol(message: bytes) -> bytes:
+    return err_bytes(b"ERR Protocol error: " + message)

@@ -1,0 +1,293 @@
+"""Sans-I/O request reader: bytes in, argument lists out, with Redis's server-side limits.
+
+Redis decides per command: a buffer starting with '*' is a multibulk request, anything else an
+inline one (src/networking.c processMultibulkBuffer / processInlineBuffer). The errors below are
+Redis 7.0's exact texts; after one of them the server replies `-ERR Protocol error: ...` and closes
+the connection, having first run the commands that came before it.
+
+A partly received multibulk request keeps its parsed arguments between feeds (as Redis keeps
+`multibulklen`/`bulklen`), so a huge request arriving in many chunks costs linear, not quadratic,
+time; a big bulk argument is gathered from its chunks with one join once it is complete.
+
+Fast path: a buffer that starts a multibulk request is first given to hiredis's C parser (about
+4x faster). hiredis is a client's parser - it accepts '+', ':' and nested elements, and knows
+nothing of Redis's server-side limits - so its result is taken only when every command it
+returned is a non-empty list of bytes within proto-max-bulk-len and their canonical encodings
+add up to exactly the whole buffer. Anything else (a partial command at the end, an inline
+command, any malformed or unusual input) is parsed again by the exact Python parser below.
+"""
+
+from __future__ import annotations
+
+import hiredis
+
+INLINE_MAX_SIZE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
+INT_MAX = 2**31 - 1
+# Before AUTH succeeds Redis accepts only small requests (src/networking.c, 7.0).
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+
+
+class ProtocolError(Exception):
+    """The request is malformed: reply `-ERR Protocol error: <args[0]>` and close (bytes)."""
+
+
+class QueryBufferOverflow(Exception):
+    """The pending request passed client-query-buffer-limit: close without a reply."""
+
+
+def parse_length(digits: bytes) -> int | None:
+    """Redis's string2ll: an optional '-', no leading zeros, no '+', no spaces; else None."""
+    if digits.isdigit():
+        if digits[0] == 48 and len(digits) > 1:  # leading zero
+            return None
+        return int(digits)
+    if len(digits) > 1 and digits[0] == 45 and digits[1:].isdigit() and digits[1] != 48:
+        return -int(digits[1:])
+    return None
+
+
+class RequestReader:
+    """Feed it received bytes; `read()` returns every complete command as a list of bytes.
+
+    After a protocol error `read()` returns the commands before it and sets `error`; the caller
+    replies with it and closes. `authenticated` is set False by the caller while AUTH is required.
+    """
+
+    __slots__ = (
+        "_chunks", "_size", "_need", "_argv", "_args_left", "_hiredis",
+        "max_bulk_len", "query_buffer_limit", "authenticated", "error",
+    )
+
+    def __init__(
+        self, max_bulk_len: int = 512 * 1024 * 1024, query_buffer_limit: int = 1024**3
+    ) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0  # bytes in _chunks
+        self._need = 1  # do not parse before this many bytes are buffered
+        self._argv: list[bytes] = []  # arguments of a partly received multibulk request
+        self._args_left = 0  # arguments still to come for _argv
+        self._hiredis = hiredis.Reader()
+        self.max_bulk_len = max_bulk_len
+        self.query_buffer_limit = query_buffer_limit
+        self.authenticated = True
+        self.error: bytes | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > self.query_buffer_limit:
+            raise QueryBufferOverflow(self._size)
+
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete command (for CLIENT LIST qbuf)."""
+        return self._size
+
+    def read(self) -> list[list[bytes]]:
+        if self._size < self._need or self.error is not None:
+            return []
+        chunks = self._chunks
+        buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if buf[0] == 42 and not self._args_left and self.authenticated:
+            fast = self._parse_with_hiredis(buf)
+            if fast is not None:
+                self._chunks = []
+                self._size = 0
+                self._need = 1
+                return fast
+        commands: list[list[bytes]] = []
+        try:
+            pos = self._parse(buf, commands)
+        except ProtocolError as exc:
+            self.error = exc.args[0]
+            pos = len(buf)
+        rest = buf[pos:] if pos < len(buf) else b""
+        self._chunks = [rest] if rest else []
+        self._size = len(rest)
+        return commands
+
+    def _parse_with_hiredis(self, buf: bytes) -> list[list[bytes]] | None:
+        """Every command in buf if it holds only complete, canonical multibulk requests."""
+        reader = self._hiredis
+        reader.feed(buf)
+        commands = []
+        total = 0
+        longest = 0
+        digits = _DIGITS
+        try:
+            while True:
+                argv = reader.gets()
+                if argv is False:
+                    break
+                if type(argv) is not list or not argv:
+                    raise ValueError
+                n = len(argv)
+                total += 3 + (digits[n] if n < 1000 else len(b"%d" % n))
+                for arg in argv:
+                    if type(arg) is not bytes:
+                        raise ValueError
+                    size = len(arg)
+                    total += 5 + size + (digits[size] if size < 1000 else len(b"%d" % size))
+                    if size > longest:
+                        longest = size
+                commands.append(argv)
+        except (ValueError, hiredis.ProtocolError):
+            total = -1
+        if total != len(buf) or longest > self.max_bulk_len:
+            self._hiredis = hiredis.Reader()  # drop whatever partial state it holds
+            return None
+        return commands
+
+    def _parse(self, buf: bytes, commands: list[list[bytes]]) -> int:
+        """Parse complete commands from buf into `commands`; return the offset consumed."""
+        end = len(buf)
+        pos = 0
+        find = buf.find
+        while pos < end:
+            if self._args_left == 0:
+                if buf[pos] != 42:  # not '*': an inline command
+                    newline = find(b"\n", pos)
+                    if newline >= 0 and find(b"\0", pos, newline) >= 0:
+                        newline = -1  # Redis's strchr stops at a NUL byte
+                    if newline < 0:
+                        if end - pos > INLINE_MAX_SIZE:
+                            raise ProtocolError(b"too big inline request")
+                        self._need = end - pos + 1
+                        return pos
+                    line = buf[pos:newline]
+                    pos = newline + 1
+                    args = split_args(line[:-1] if line.endswith(b"\r") else line)
+                    if args is None:
+                        raise ProtocolError(b"unbalanced quotes in request")
+                    if args:
+                        commands.append(args)
+                    continue
+                cr = find(b"\r", pos)
+                if cr < 0:
+                    if end - pos > INLINE_MAX_SIZE:
+                        raise ProtocolError(b"too big mbulk count string")
+                    self._need = end - pos + 1
+                    return pos
+                if cr + 1 >= end:  # the '\n' after the count is not here yet
+                    self._need = end - pos + 1
+                    return pos
+                count = parse_length(buf[pos + 1 : cr])
+                if count is None or count > INT_MAX:
+                    if find(b"\0", pos, cr) >= 0:  # C's strchr saw no '\r': wait for more
+                        if end - pos > INLINE_MAX_SIZE:
+                            raise ProtocolError(b"too big mbulk count string")
+                        self._need = end - pos + 1
+                        return pos
+                    raise ProtocolError(b"invalid multibulk length")
+                if not self.authenticated and count > UNAUTH_MAX_MULTIBULK:
+                    raise ProtocolError(b"unauthenticated multibulk length")
+                pos = cr + 2
+                if count <= 0:  # Redis ignores empty and negative multibulk requests
+                    continue
+                self._args_left = count
+                self._argv = []
+            # Arguments of the current multibulk request.
+            argv = self._argv
+            left = self._args_left
+            while left:
+                cr = find(b"\r", pos)
+                length = parse_length(buf[pos + 1 : cr]) if cr > pos else None
+                if length is None or buf[pos] != 36 or length < 0 or length > self.max_bulk_len:
+                    if cr >= 0 and find(b"\0", pos, cr) >= 0:
+                        cr = -1  # C's strchr stops at a NUL byte: no '\r' seen yet
+                    if cr < 0 or cr + 1 >= end:
+                        if cr < 0 and end - pos > INLINE_MAX_SIZE:
+                            raise ProtocolError(b"too big bulk count string")
+                        self._args_left = left
+                        self._need = end - pos + 1
+                        return pos
+                    if buf[pos] != 36:  # '$'
+                        raise ProtocolError(b"expected '$', got '%c'" % buf[pos])
+                    raise ProtocolError(b"invalid bulk length")
+                if not self.authenticated and length > UNAUTH_MAX_BULK:
+                    raise ProtocolError(b"unauthenticated bulk length")
+                start = cr + 2
+                stop = start + length
+                if stop + 2 > end:
+                    self._args_left = left
+                    self._need = stop + 2 - pos
+                    return pos
+                argv.append(buf[start:stop])
+                pos = stop + 2  # Redis skips the CRLF after the data without looking at it
+                left -= 1
+            self._args_left = 0
+            commands.append(argv)
+        self._need = 1
+        return pos
+
+
+_DIGITS = [len(b"%d" % i) for i in range(1000)]
+_SPACE = frozenset(b" \n\r\t\f\v")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def split_args(line: bytes) -> list[bytes] | None:
+    """Redis's sdssplitargs: split an inline command; None means unbalanced quotes.
+
+    Outside quotes, whitespace separates arguments; "..." supports \\xHH and \\n \\r \\t \\b \\a
+    escapes; '...' supports only \\'. A closing quote must be followed by a space or the end.
+    Like the C code, a NUL byte ends the line.
+    """
+    if b'"' not in line and b"'" not in line and b"\0" not in line:
+        return line.split()
+    args: list[bytes] = []
+    n = len(line)
+    i = 0
+    while True:
+        while i < n and line[i] in _SPACE:
+            i += 1
+        if i >= n or line[i] == 0:
+            return args
+        current = bytearray()
+        in_dq = in_sq = False
+        while True:
+            c = line[i] if i < n else 0
+            if in_dq:
+                if c == 0:
+                    return None
+                if (
+                    c == 92 and i + 3 < n and line[i + 1] == 120
+                    and line[i + 2] in _HEX and line[i + 3] in _HEX
+                ):
+                    current.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n and line[i + 1] != 0:
+                    i += 1
+                    current.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _SPACE and line[i + 1] != 0:
+                        return None
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_sq:
+                if c == 0:
+                    return None
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    current.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _SPACE and line[i + 1] != 0:
+                        return None
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            else:
+                if c == 0 or c in _SPACE:
+                    break
+                if c == 34:
+                    in_dq = True
+                elif c == 39:
+                    in_sq = True
+                else:
+                    current.append(c)
+            i += 1
+        args.append(bytes(current))

@@ -1,0 +1,199 @@
+"""The keyspace: numbered databases, each split into shards of plain dicts.
+
+A shard holds `data` (key -> value) and `expires` (key -> deadline in ms since the epoch). Values
+are Python objects whose type is the Redis type: bytes for strings; later issues add lists,
+hashes, sets and sorted sets.
+
+Why shards and locks: gevent switches greenlets only when one blocks on I/O or sleeps, so a
+single-key command, which never yields, is atomic without a lock (and does not pay the ~0.7 µs a
+gevent Semaphore costs per acquire+release). Whole-keyspace work (KEYS, SCAN, FLUSHDB, sampling
+for active expiry) must yield so other clients keep being served; it takes one shard's lock for a
+short section that never yields - a snapshot of its keys, a swap of its dicts - and works on the
+snapshot between yields. The lock marks those sections and keeps them exclusive should any of
+them ever span a yield or move to a thread.
+
+Expiry is lazy here: every read through `lookup` drops a key whose deadline has passed. The
+active cycle lives in expiry.py and uses `sample_expired`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gevent.lock import Semaphore
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Shard:
+    __slots__ = ("data", "expires", "lock", "deletions")
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self.lock = Semaphore()
+        self.deletions = 0  # keys removed so far; SCAN cursors use it to stay complete
+
+
+class Database:
+    """One numbered database. Methods never yield; iteration hands out snapshots in chunks."""
+
+    def __init__(self, index: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
+        self.index = index
+        self.shards = [Shard() for _ in range(nshards)]
+        self._n = nshards
+        self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
+
+    def shard(self, key: bytes) -> Shard:
+        return self.shards[hash(key) % self._n]
+
+    # -- single keys ---------------------------------------------------------------------------
+
+    def lookup(self, key: bytes) -> Any:
+        """The live value of key, or None (deleting it first if its deadline has passed)."""
+        shard = self.shards[hash(key) % self._n]
+        value = shard.data.get(key)
+        if value is not None and shard.expires:
+            deadline = shard.expires.get(key)
+            if deadline is not None and deadline <= now_ms():
+                del shard.data[key]
+                del shard.expires[key]
+                shard.deletions += 1
+                return None
+        return value
+
+    def store(self, key: bytes, value: Any) -> None:
+        """Set key to value and drop any TTL, as SET does."""
+        shard = self.shards[hash(key) % self._n]
+        shard.data[key] = value
+        if shard.expires:
+            shard.expires.pop(key, None)
+
+    def replace(self, key: bytes, value: Any) -> None:
+        """Set the value of a key, keeping its TTL (APPEND, INCR, SETRANGE, SET KEEPTTL)."""
+        self.shards[hash(key) % self._n].data[key] = value
+
+    def delete(self, key: bytes) -> bool:
+        """Remove a live key; False when there was none."""
+        if self.lookup(key) is None:
+            return False
+        shard = self.shards[hash(key) % self._n]
+        del shard.data[key]
+        shard.expires.pop(key, None)
+        shard.deletions += 1
+        return True
+
+    def contains(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    def deadline(self, key: bytes) -> int | None:
+        """The key's expiry in ms since the epoch, or None; call after lookup() found it live."""
+        return self.shards[hash(key) % self._n].expires.get(key)
+
+    def set_deadline(self, key: bytes, deadline: int) -> None:
+        """Give an existing key a TTL. A deadline already past deletes the key at once."""
+        shard = self.shards[hash(key) % self._n]
+        if deadline <= now_ms():
+            if shard.data.pop(key, None) is not None:
+                shard.deletions += 1
+            shard.expires.pop(key, None)
+            return
+        shard.expires[key] = deadline
+        self._on_deadline(deadline)
+
+    def persist(self, key: bytes) -> bool:
+        return self.shards[hash(key) % self._n].expires.pop(key, None) is not None
+
+    # -- whole database ------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Keys held, expired ones not yet removed included (as Redis's DBSIZE)."""
+        return sum(len(shard.data) for shard in self.shards)
+
+    def expires_count(self) -> int:
+        return sum(len(shard.expires) for shard in self.shards)
+
+    def key_chunks(self, chunk: int = 10000) -> Iterator[list[bytes]]:
+        """Every key, as snapshots of at most `chunk` keys; the caller may yield between them."""
+        for shard in self.shards:
+            with shard.lock:
+                keys = list(shard.data)
+            for start in range(0, len(keys), chunk):
+                yield keys[start : start + chunk]
+
+    def shard_keys(self, index: int) -> list[bytes]:
+        """A snapshot of one shard's keys (SCAN walks the shards one by one)."""
+        shard = self.shards[index]
+        with shard.lock:
+            return list(shard.data)
+
+    def clear_shards(self) -> Iterator[None]:
+        """Empty the database shard by shard, yielding control points between shards."""
+        for shard in self.shards:
+            with shard.lock:
+                shard.deletions += len(shard.data)
+                shard.data, shard.expires = {}, {}
+            yield
+
+    def swap(self, other: Database) -> None:
+        """SWAPDB: exchange contents, so clients that selected either index see the other's data."""
+        self.shards, other.shards = other.shards, self.shards
+
+    def random_key(self) -> bytes | None:
+        """A live key chosen at random (weighted by shard size), or None when there is none.
+
+        Like Redis, gives up after many tries on a database full of keys that have expired.
+        """
+        for _ in range(100):
+            sizes = [len(shard.data) for shard in self.shards]
+            total = sum(sizes)
+            if not total:
+                return None
+            pick = random.randrange(total)
+            for shard, size in zip(self.shards, sizes):
+                if pick < size:
+                    key = next(itertools.islice(iter(shard.data), pick, None))
+                    if self.lookup(key) is not None:
+                        return key
+                    break
+                pick -= size
+        return None
+
+    def sample_expired(self, count: int, now: int) -> tuple[int, int]:
+        """Active expiry: look at up to `count` keys with a TTL from a random shard and offset;
+        delete those past their deadline. Returns (sampled, expired)."""
+        candidates = [shard for shard in self.shards if shard.expires]
+        if not candidates:
+            return 0, 0
+        shard = random.choice(candidates)
+        with shard.lock:
+            expires = shard.expires
+            start = random.randrange(len(expires)) if len(expires) > count else 0
+            sample = list(itertools.islice(expires.items(), start, start + count))
+            expired = 0
+            for key, deadline in sample:
+                if deadline <= now:
+                    del expires[key]
+                    del shard.data[key]
+                    expired += 1
+            shard.deletions += expired
+        return len(sample), expired
+
+
+class Keyspace:
+    """All databases of the server."""
+
+    def __init__(self, databases: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
+        self.dbs = [Database(i, nshards, on_deadline) for i in range(databases)]
+
+    def __len__(self) -> int:
+        return len(self.dbs)
+
+    def __getitem__(self, index: int) -> Database:
+        return self.dbs[index]
