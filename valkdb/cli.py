@@ -109,7 +109,7 @@ def main(config_file: str | None, config_option: str | None, check_config: bool,
             if value is None or value == ():
                 continue
             if setting.name == "bind":
-                value = " ".join(str(v) for v in value)  # type: ignore[union-attr]
+                value = " ".join(str(v) for v in value)  # type: ignore[attr-defined]
             config.set(setting.name, str(value), startup=True)
     except (ConfigError, OSError) as exc:
         click.echo(f"\n*** FATAL CONFIG FILE ERROR (valkdb {__version__}) ***\n{exc}", err=True)
@@ -125,15 +125,15 @@ def setup_logging(config: Config) -> logging.Logger:
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
-    handler: logging.Handler
+    output: logging.Handler
     if config.logfile:
-        handler = logging.FileHandler(config.logfile)
+        output = logging.FileHandler(config.logfile)
     elif config.daemonize:
-        handler = logging.NullHandler()
+        output = logging.NullHandler()
     else:
-        handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(RedisLogFormatter())
-    log.addHandler(handler)
+        output = logging.StreamHandler(sys.stdout)
+    output.setFormatter(RedisLogFormatter())
+    log.addHandler(output)
     log.setLevel(_LEVELS[config.loglevel][0])
     log.propagate = False
     return log

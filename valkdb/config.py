@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from valkdb.protocol.reader import split_args
 
@@ -153,7 +153,8 @@ SETTINGS: tuple[Setting, ...] = (
       minimum=1024 * 1024),
     S("client-query-buffer-limit", "memory", "1gb", "Largest pending request per client.",
       minimum=1024 * 1024),
-    S("client-output-buffer-limit", "special", "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+    S("client-output-buffer-limit", "special",
+      "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
       "Per class: hard limit, soft limit, soft seconds."),
     S("maxmemory", "memory", "0", "Memory limit in bytes (reported; 0 = none).", minimum=0),
     S("maxmemory-policy", "enum", "noeviction", "Eviction policy (reported).",
@@ -189,11 +190,13 @@ SETTINGS: tuple[Setting, ...] = (
     S("slowlog-max-len", "int", "128", "Reported for compatibility.", minimum=0),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
-ALIASES = {"slaveof": "replicaof", "hash-max-ziplist-entries": "hash-max-listpack-entries"}
 
 
 class Config:
     """Current values, as attributes named like the settings with '_' for '-' (config.port)."""
+
+    if TYPE_CHECKING:  # the attributes come from SETTINGS at run time
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self) -> None:
         self.path: str | None = None  # the config file, for CONFIG REWRITE and SIGHUP

@@ -18,6 +18,7 @@ import gevent
 from gevent.event import Event
 from gevent.server import StreamServer
 
+import valkdb.commands  # noqa: F401  (registers every command family)
 from valkdb import errors
 from valkdb.config import Config
 from valkdb.connection import Client
@@ -25,15 +26,14 @@ from valkdb.pubsub import PubSub
 from valkdb.store.expiry import ActiveExpiry
 from valkdb.store.keyspace import Keyspace
 
-import valkdb.commands  # noqa: F401  (registers every command family)
-
 
 class Server:
     def __init__(self, config: Config, log: logging.Logger | None = None) -> None:
         self.config = config
         self.log = log or logging.getLogger("valkdb")
         self.expiry = ActiveExpiry(config)
-        self.keyspace = Keyspace(config.databases, config.keyspace_shards, self.expiry.note_deadline)
+        self.keyspace = Keyspace(
+            config.databases, config.keyspace_shards, self.expiry.note_deadline)
         self.expiry.keyspace = self.keyspace
         self.pubsub = PubSub()
         self.clients: dict[int, Client] = {}

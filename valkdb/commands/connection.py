@@ -10,7 +10,14 @@ from valkdb.commands.keys import help_reply
 from valkdb.commands.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import (
-    EMPTY_ARRAY, OK, PONG, RESP2_ENCODER, RESP3_ENCODER, bulk, integer, simple,
+    EMPTY_ARRAY,
+    OK,
+    PONG,
+    RESP2_ENCODER,
+    RESP3_ENCODER,
+    bulk,
+    integer,
+    simple,
 )
 
 

@@ -7,6 +7,8 @@ between chunks via `cooperate`, so other clients keep being served while they ru
 from __future__ import annotations
 
 import copy as copy_module
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 
@@ -408,12 +410,13 @@ _SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INT
 
 
 def string_encoding(value: bytes) -> bytes:
-    if len(value) <= 20 and parse_length(value) is not None and LLONG_MIN <= int(value) <= LLONG_MAX:
-        return b"int"
+    if len(value) <= 20 and parse_length(value) is not None:
+        if LLONG_MIN <= int(value) <= LLONG_MAX:
+            return b"int"
     return b"embstr" if len(value) <= 44 else b"raw"
 
 
-_ENCODERS = {bytes: string_encoding}
+_ENCODERS: dict[type, Callable[[Any], bytes]] = {bytes: string_encoding}
 
 
 def register_encoding(python_type: type, encoding) -> None:  # type: ignore[no-untyped-def]

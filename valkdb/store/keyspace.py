@@ -156,7 +156,7 @@ class Database:
             if not total:
                 return None
             pick = random.randrange(total)
-            for shard, size in zip(self.shards, sizes):
+            for shard, size in zip(self.shards, sizes, strict=True):
                 if pick < size:
                     key = next(itertools.islice(iter(shard.data), pick, None))
                     if self.lookup(key) is not None:
