@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -84,3 +86,47 @@ def start_redis(*args: str) -> ServerProcess:
     argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
             "--appendonly", "no", "--daemonize", "no", *args]
     return ServerProcess(argv, port, cwd)
+
+
+def converse(port: int, payload: bytes, closes: bool, timeout: float = 10.0) -> bytes:
+    """Send raw bytes on a new connection; return everything the server sent back.
+
+    closes=True reads until the server closes (it must, within timeout); closes=False sends a
+    QUIT after the payload, reads until the close and returns what came before QUIT's +OK.
+    """
+    deadline = time.monotonic() + timeout
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(payload if closes else payload + b"QUIT\r\n")
+        except OSError:
+            pass  # the server may close before reading everything (protocol errors)
+        while time.monotonic() < deadline:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                if closes:
+                    return received
+                if not received.endswith(b"+OK\r\n"):
+                    raise ConnectionError(f"closed before QUIT, after {received[-200:]!r}")
+                return received[:-5]
+            received += data
+    raise TimeoutError(f"still open after {received[-200:]!r}")
+
+
+@contextmanager
+def server_pair(*args: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """valkdb and a real redis-server started with the same options: (valkdb, redis)."""
+    valkdb = start_valkdb(*args)
+    try:
+        reference = start_redis(*args)
+    except Exception:
+        valkdb.stop()
+        raise
+    try:
+        yield valkdb, reference
+    finally:
+        valkdb.stop()
+        reference.stop()

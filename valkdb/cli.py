@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import sys
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
 import click
 
 from valkdb import REDIS_VERSION, __version__
-from valkdb.config import SETTINGS, Config, ConfigError
+from valkdb.config import SETTINGS, Config, ConfigError, ConfigFileError, Setting
 
 # Short and gunicorn-style spellings of some settings.
-_ALIASES = {"bind": ["-b"], "loglevel": ["--log-level"], "daemonize": ["-D"]}
+_ALIASES = {"bind": ["-b"], "loglevel": ["--log-level"], "logfile": ["--log-file"]}
 _LEVELS = {"debug": (logging.DEBUG, "."), "verbose": (15, "-"), "notice": (logging.INFO, "*"),
            "warning": (logging.WARNING, "#")}
 _MARKS = {level: mark for level, mark in _LEVELS.values()}
+# The launcher's own options (not settings); the ones after the first take no value.
+_OWN_OPTIONS = ("-c", "--config", "--check-config", "--version", "-v", "--help", "-h")
+_SHORT_OPTIONS = {"-b", "-c", "-D", "-h", "-v"}
 
 
 class RedisLogFormatter(logging.Formatter):
@@ -39,54 +45,89 @@ class RedisLogFormatter(logging.Formatter):
         return f"{record.process}:M {stamp}.{int(record.msecs):03d} {mark} {record.getMessage()}"
 
 
-def _option_names() -> set[str]:
-    names = {"-c", "--config", "--check-config", "--version", "--help"}
+def _setting_for(option: str) -> Setting | None:
+    name = option[2:].lower()
     for setting in SETTINGS:
-        names.add("--" + setting.name)
-        names.update(_ALIASES.get(setting.name, []))
-    return names
+        if name == setting.name or option.lower() in _ALIASES.get(setting.name, ()):
+            return setting
+    return None
 
 
-def join_multiword_values(args: list[str]) -> list[str]:
-    """redis-server style: `--save 900 1 300 10` -> `--save '900 1 300 10'`."""
-    known = _option_names()
+def redis_style_args(args: list[str]) -> list[str]:
+    """Rewrite redis-server style arguments into one `--name VALUE` pair per option.
+
+    As in redis-server's main(): the word after `--name` is always its value; more words join
+    it until the next word starting with `--` (or one of the short options), so
+    `--save 900 1 300 10` is one value; `--save` with no words (or before another `--option`)
+    means `--save ""`. `-D` and a bare `--daemonize` mean `--daemonize yes`. An unknown
+    `--name` or a wrong number of words raises ConfigFileError, Redis's fatal config error.
+    """
     out: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
-        out.append(arg)
         i += 1
-        if arg.startswith("--") and "=" not in arg and arg in known and arg not in (
-                "--check-config", "--version", "--help"):
-            words = []
-            while i < len(args) and args[i] not in known:
+        if arg == "-D":
+            out += ["--daemonize", "yes"]
+            continue
+        if not arg.startswith("--") or "=" in arg or arg in _OWN_OPTIONS:
+            out.append(arg)
+            continue
+        setting = _setting_for(arg)
+        words: list[str] = []
+        if i < len(args) and not _bare_flag(setting, args[i]):
+            words.append(args[i])
+            i += 1
+            while i < len(args) and not (args[i].startswith("--") or args[i] in _SHORT_OPTIONS):
                 words.append(args[i])
                 i += 1
-            if words or arg != "--daemonize":
-                out.append(" ".join(words))
+        if setting is not None and setting.name == "daemonize" and not words:
+            words = ["yes"]
+        line = " ".join([arg[2:], *(f'"{word}"' for word in words)])
+        if setting is None:
+            raise ConfigFileError("Bad directive or wrong number of arguments", line,
+                                  "on the command line")
+        if setting.kind not in ("list", "special") and len(words) != 1:
+            raise ConfigFileError("wrong number of arguments", line, "on the command line")
+        out += ["--" + setting.name, " ".join(words)]
     return out
 
 
+def _bare_flag(setting: Setting | None, following: str) -> bool:
+    """`--save --port 1` means `--save ""`; `--daemonize -b x` means `--daemonize yes`."""
+    if setting is None:
+        return False
+    if setting.name == "save":
+        return following.startswith("--")
+    if setting.name == "daemonize":
+        return following.lower() not in ("yes", "no")
+    return False
+
+
 def _setting_options(func):  # type: ignore[no-untyped-def]
-    """One click option per setting, generated from the table."""
+    """One click option per setting, generated from the table; every one may repeat."""
     for setting in reversed(SETTINGS):
         names = ["--" + setting.name, *_ALIASES.get(setting.name, [])]
         if setting.name == "daemonize":
-            func = click.option("--daemonize", "-D", "daemonize", is_flag=False,
-                                flag_value="yes", default=None, help=setting.help)(func)
-        elif setting.name == "bind":
-            func = click.option(*names, "bind", multiple=True,
-                                help=setting.help + " Repeatable.")(func)
-        else:
-            func = click.option(*names, setting.attr, default=None,
-                                metavar=setting.kind.upper(),
-                                help=f"{setting.help} [default: {setting.default or 'none'}]")(func)
+            names.append("-D")
+        default = setting.default if setting.default != "" else "none"
+        func = click.option(*names, setting.attr, multiple=True, metavar=setting.kind.upper(),
+                            help=f"{setting.help} [default: {default}]")(func)
     return func
 
 
 class RedisStyleCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_multiword_values(args))
+        try:
+            args = redis_style_args(args)
+        except ConfigFileError as exc:
+            _fatal(exc.fatal_text(__version__))
+        return super().parse_args(ctx, args)
+
+
+def _fatal(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
 
 
 @click.command(cls=RedisStyleCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,30 +135,46 @@ class RedisStyleCommand(click.Command):
 @click.option("-c", "--config", "config_option", type=click.Path(dir_okay=False),
               help="Config file in redis.conf syntax.")
 @click.option("--check-config", is_flag=True, help="Check the configuration and exit.")
-@click.version_option(__version__, message=f"valkdb %(version)s (redis {REDIS_VERSION} compatible)")
+@click.version_option(__version__, "-v", "--version",
+                      message=f"valkdb %(version)s (Redis server v={REDIS_VERSION} compatible)")
 @_setting_options
 def main(config_file: str | None, config_option: str | None, check_config: bool,
-         **values: object) -> None:
-    """valkdb: a Redis 7.0-compatible server. Options override the config file."""
-    config = Config()
+         **values: tuple[str, ...]) -> None:
+    """valkdb: a Redis 7.0-compatible server. Options override the config file.
+
+    Every setting is also an option, redis-server style: `valkdb [redis.conf] --port 7000
+    --save 900 1 300 10`.
+    """
+    path = config_option or config_file
+    overrides = []
+    for setting in SETTINGS:
+        given = values.get(setting.attr) or ()
+        if setting.name == "bind" and given:
+            given = (" ".join(given),)  # -b repeats add addresses, as in gunicorn
+        overrides += [(setting.name, value) for value in given]
     try:
-        path = config_option or config_file
-        if path:
-            config.load_file(path)
-        for setting in SETTINGS:
-            value = values.get(setting.attr)
-            if value is None or value == ():
-                continue
-            if setting.name == "bind":
-                value = " ".join(str(v) for v in value)  # type: ignore[attr-defined]
-            config.set(setting.name, str(value), startup=True)
-    except (ConfigError, OSError) as exc:
-        click.echo(f"\n*** FATAL CONFIG FILE ERROR (valkdb {__version__}) ***\n{exc}", err=True)
-        sys.exit(1)
+        config = load_config(path, overrides)
+    except ConfigFileError as exc:
+        _fatal(exc.fatal_text(__version__))
+    except OSError as exc:
+        _fatal(f"Fatal error, can't open config file '{exc.filename}': {exc.strerror}")
     if check_config:
-        click.echo("Config OK")
+        click.echo("Configuration OK")
         return
-    sys.exit(run(config))
+    sys.exit(run(config, lambda: load_config(path, overrides)))
+
+
+def load_config(path: str | None, overrides: list[tuple[str, str]]) -> Config:
+    """The config file (if any), then the command-line options on top, as redis-server does."""
+    config = Config()
+    if path:
+        config.load_file(path)
+    for name, value in overrides:
+        try:
+            config.set(name, value, startup=True)
+        except ConfigError as exc:
+            raise ConfigFileError(exc.args[0], f'{name} "{value}"', "on the command line") from None
+    return config
 
 
 def setup_logging(config: Config) -> logging.Logger:
@@ -150,8 +207,23 @@ def _daemonize() -> None:
         os.dup2(devnull, fd)
 
 
-def run(config: Config) -> int:
-    """Start the server with this config; return its exit status."""
+def _raise_fd_limit(config: Config, log: logging.Logger) -> None:
+    """Like Redis: room for maxclients sockets plus 32 for listeners, logs and files."""
+    wanted = config.maxclients + 32
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+        if new_soft < wanted:
+            log.warning("You requested maxclients of %d requiring at least %d max file "
+                        "descriptors, but the hard limit is %d.", config.maxclients, wanted, hard)
+
+
+def run(config: Config, reload: Callable[[], Config] | None = None) -> int:
+    """Start the server with this config; return its exit status.
+
+    `reload` builds the config afresh (file plus command-line options) for SIGHUP.
+    """
     if config.daemonize:
         _daemonize()  # before gevent's hub exists, so the child starts clean
     log = setup_logging(config)
@@ -159,6 +231,7 @@ def run(config: Config) -> int:
 
     from valkdb.server import Server  # noqa: PLC0415
 
+    _raise_fd_limit(config, log)
     server = Server(config, log)
     log.info("valkdb %s (Redis %s compatible) starting, pid=%d", __version__, REDIS_VERSION,
              os.getpid())
@@ -172,22 +245,20 @@ def run(config: Config) -> int:
     def on_int() -> None:
         if server.shutting_down:
             log.warning("You insist... exiting now.")
+            server.remove_pidfile()
             os._exit(1)
         gevent.spawn(server.shutdown, "Received SIGINT scheduling shutdown...")
 
     def on_hup() -> None:
-        if not config.path:
+        if reload is None or not config.path:
             log.warning("Received SIGHUP, but there is no config file to reload")
             return
-        fresh = Config()
         try:
-            fresh.load_file(config.path)
+            fresh = reload()
         except (ConfigError, OSError) as exc:
             log.warning("Received SIGHUP; config reload failed, keeping the old one: %s", exc)
             return
-        for setting in SETTINGS:
-            if setting.mutable:
-                setattr(config, setting.attr, getattr(fresh, setting.attr))
+        _apply_reload(config, fresh, log)
         setup_logging(config)
         log.warning("Received SIGHUP, configuration reloaded from %s", config.path)
 
@@ -202,4 +273,21 @@ def run(config: Config) -> int:
         return server.serve_forever()
     except OSError as exc:
         log.warning("Could not create server TCP listening socket: %s", exc)
+        log.warning("Failed listening, aborting.")
         return 1
+    finally:
+        server.remove_pidfile()
+
+
+def _apply_reload(config: Config, fresh: Config, log: logging.Logger) -> None:
+    """Take every changed mutable setting from `fresh`; the others need a restart."""
+    for setting in SETTINGS:
+        old, new = getattr(config, setting.attr), getattr(fresh, setting.attr)
+        if old == new:
+            continue
+        if setting.mutable:
+            setattr(config, setting.attr, new)
+            log.info("Config reload: %s is now %s", setting.name, fresh.get(setting.name))
+        else:
+            log.warning("Config reload: %s changed, but takes effect only after a restart",
+                        setting.name)

@@ -45,6 +45,11 @@ def lookup(name: bytes) -> Command | None:
     return entry
 
 
+class CrossProtocolAttack(Exception):
+    """An HTTP request sent to the server (a command named POST or Host:): Redis closes the
+    connection without replying, even to the commands before it in the same packet."""
+
+
 class Client:
     def __init__(self, server: Server, sock: socket.socket, address: Any) -> None:
         self.server = server
@@ -88,6 +93,7 @@ class Client:
         reader = self.reader
         execute = self.execute
         server = self.server
+        stats = server.stats
         more_pending = False  # the last recv filled the buffer: more is probably waiting
         try:
             while not self.close_after_reply:
@@ -106,14 +112,23 @@ class Client:
                 self.last_active = time.monotonic()
                 reader.feed(data)
                 commands = reader.read()
-                if len(commands) == 1:
+                stats["total_commands_processed"] += len(commands)
+                if len(commands) == 1 and reader.authenticated:
                     reply = execute(commands[0])
                 else:
                     replies = []
-                    for argv in commands:
-                        replies.append(execute(argv))
-                        if self.close_after_reply:
+                    while commands:
+                        read_limited = not reader.authenticated
+                        for argv in commands:
+                            replies.append(execute(argv))
+                            if self.close_after_reply:
+                                break
+                        # Before AUTH the reader hands out one command at a time, so that the
+                        # ones after a successful AUTH are read with the normal limits.
+                        if not read_limited or self.close_after_reply:
                             break
+                        commands = reader.read()
+                        stats["total_commands_processed"] += len(commands)
                     reply = b"".join(replies)
                 if reader.error is not None:
                     reply += errors.protocol(reader.error)
@@ -127,6 +142,11 @@ class Client:
         except QueryBufferOverflow:
             server.log.warning("Closing client that reached max query buffer length: %s",
                                self.describe())
+        except CrossProtocolAttack:
+            server.log.warning(
+                "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                "Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
         except (OSError, gevent.GreenletExit):
             pass
         finally:
@@ -134,15 +154,18 @@ class Client:
 
     def execute(self, argv: list[bytes]) -> bytes:
         """Run one command; return its encoded reply (errors included)."""
-        entry = lookup(argv[0])
+        entry = _BY_RAW_NAME.get(argv[0]) or lookup(argv[0])
         if entry is None:
+            if argv[0].lower() in (b"post", b"host:"):
+                raise CrossProtocolAttack
             return errors.unknown_command(argv)
         if entry.subcommands is not None and len(argv) > 1:
             sub = entry.subcommands.get(argv[1].lower())
             if sub is None:
                 return errors.unknown_subcommand(argv[1], entry.name)
             entry = sub
-        if not entry.arity_ok(len(argv)):
+        arity = entry.arity
+        if arity != len(argv) and (arity > 0 or len(argv) < -arity):
             return errors.wrong_arity(entry.name)
         if not self.authenticated and not entry.no_auth:
             return errors.NOAUTH

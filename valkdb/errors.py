@@ -47,6 +47,7 @@ LOADING = err("LOADING Redis is loading the dataset in memory")
 BUSYKEY = err("BUSYKEY Target key name already exists.")
 NOT_POSITIVE = err("ERR value is out of range, must be positive")
 NO_SHUTDOWN = err("ERR No shutdown in progress.")
+SHUTDOWN_FAILED = err("ERR Errors trying to SHUTDOWN. Check logs.")
 
 
 def err_bytes(message: bytes) -> bytes:
@@ -58,9 +59,15 @@ def wrong_arity(name: str) -> bytes:
     return err(f"ERR wrong number of arguments for '{name}' command")
 
 
+def _c_string(arg: bytes) -> bytes:
+    """What C's printf("%s") shows of an argument: everything before the first NUL."""
+    return arg.partition(b"\0")[0]
+
+
 def unknown_subcommand(sub: bytes, container: str) -> bytes:
     return err_bytes(
-        b"ERR unknown subcommand '%s'. Try %s HELP." % (sub[:128], container.upper().encode())
+        b"ERR unknown subcommand '%s'. Try %s HELP."
+        % (_c_string(sub[:128]), container.upper().encode())
     )
 
 
@@ -70,9 +77,10 @@ def unknown_command(argv: list) -> bytes:
     for arg in argv[1:]:
         if len(shown) >= 128:
             break
-        shown += b"'%s' " % arg[: 128 - len(shown)]
+        shown += b"'%s' " % _c_string(arg[: 128 - len(shown)])
     return err_bytes(
-        b"ERR unknown command '%s', with args beginning with: %s" % (argv[0][:128], shown)
+        b"ERR unknown command '%s', with args beginning with: %s"
+        % (_c_string(argv[0][:128]), shown)
     )
 
 

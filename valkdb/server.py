@@ -129,7 +129,7 @@ class Server:
                 client.kill()
         for greenlet in self._background:
             greenlet.kill(block=False)
-        self._remove_pidfile()
+        self.remove_pidfile()
         self.log.warning("valkdb is now ready to exit, bye bye...")
         self.exit_status = status
         self._stopped.set()
@@ -139,7 +139,7 @@ class Server:
             listener.close()
         self.listeners = []
 
-    def _remove_pidfile(self) -> None:
+    def remove_pidfile(self) -> None:
         if self.config.pidfile:
             try:
                 os.unlink(self.config.pidfile)

@@ -3,4 +3,4 @@
 Importing this package registers every command in registry.COMMANDS.
 """
 
-from valkdb.commands import connection, keys, pubsub, server, strings  # noqa: F401
+from valkdb.commands import connection, introspection, keys, pubsub, server, strings  # noqa: F401

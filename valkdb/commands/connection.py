@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
+# hmac.compare_digest is this same C function; importing hmac loads OpenSSL (+4 MB RSS).
+from _operator import _compare_digest as compare_digest
 
 from valkdb import REDIS_VERSION, errors
 from valkdb.commands.args import db_index, to_int
@@ -33,12 +34,12 @@ def ping(c, argv):
     return PONG
 
 
-@command("echo", 2, "fast")
+@command("echo", 2, "loading stale fast")
 def echo(c, argv):
     return bulk(argv[1])
 
 
-@command("quit", -1, "no_auth fast allow_busy")
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy")
 def quit_(c, argv):
     c.close_after_reply = True
     return OK
@@ -49,7 +50,7 @@ def _check_password(c, username: bytes, password: bytes) -> bool:  # type: ignor
     if username != b"default":
         return False
     required = c.server.config.requirepass.encode()
-    return not required or hmac.compare_digest(password, required)
+    return not required or compare_digest(password, required)
 
 
 def _authenticate(c, username: bytes, password: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -61,7 +62,7 @@ def _authenticate(c, username: bytes, password: bytes) -> bytes | None:  # type:
     return None
 
 
-@command("auth", -2, "no_auth fast allow_busy")
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy")
 def auth(c, argv):
     if len(argv) > 3:
         return errors.SYNTAX
@@ -77,7 +78,7 @@ def _validate_name(name: bytes) -> None:
             "ERR Client names cannot contain spaces, newlines or special characters."))
 
 
-@command("hello", -1, "no_auth fast allow_busy")
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy")
 def hello(c, argv):
     version = None
     if len(argv) > 1:
@@ -123,7 +124,7 @@ def select(c, argv):
     return OK
 
 
-@command("reset", 1, "no_auth fast allow_busy")
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy")
 def reset(c, argv):
     c.server.pubsub.unsubscribe_all(c)
     c.db = c.server.keyspace[0]
@@ -139,19 +140,19 @@ def reset(c, argv):
 container("client", -2)
 
 
-@command("client|id", 2, "loading stale")
+@command("client|id", 2, "noscript loading stale")
 def client_id(c, argv):
     return integer(c.id)
 
 
-@command("client|setname", 3, "loading stale")
+@command("client|setname", 3, "noscript loading stale")
 def client_setname(c, argv):
     _validate_name(argv[2])
     c.name = argv[2]
     return OK
 
 
-@command("client|getname", 2, "loading stale")
+@command("client|getname", 2, "noscript loading stale")
 def client_getname(c, argv):
     return bulk(c.name) if c.name else c.resp.null
 
@@ -171,7 +172,7 @@ def client_setinfo(c, argv):
     return OK
 
 
-@command("client|info", 2, "loading stale")
+@command("client|info", 2, "noscript loading stale")
 def client_info(c, argv):
     return c.resp.verbatim(c.describe().encode() + b"\n")
 
@@ -207,11 +208,11 @@ def client_kill(c, argv):
                 client.kill()
                 return OK
         return errors.err("ERR No such client")
-    if len(argv) % 2:
-        return errors.SYNTAX
     skipme = True
     filters = []
     for i in range(2, len(argv), 2):
+        if i + 1 == len(argv):  # an option without a value: Redis checks options in order
+            return errors.SYNTAX
         opt, value = argv[i].upper(), argv[i + 1]
         if opt == b"ID":
             wanted = to_int(value, errors.err("ERR client-id should be greater than 0"))

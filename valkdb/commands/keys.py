@@ -17,7 +17,16 @@ from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
 from valkdb.commands.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
-from valkdb.protocol.encoder import MINUS_ONE, MINUS_TWO, OK, bulk, bulk_array, integer, simple
+from valkdb.protocol.encoder import (
+    MINUS_ONE,
+    MINUS_TWO,
+    OK,
+    bulk,
+    bulk_array,
+    bulk_items,
+    integer,
+    simple,
+)
 from valkdb.protocol.reader import parse_length
 from valkdb.store.keyspace import now_ms
 
@@ -80,20 +89,26 @@ def randomkey(c, argv):
     return c.resp.null if key is None else bulk(key)
 
 
+def pattern_matcher(pattern: bytes | None):  # type: ignore[no-untyped-def]
+    """KEYS and SCAN MATCH: a lone '*' takes every key, the empty one included (as Redis's
+    allkeys shortcut; the glob itself never matches an empty key with '*')."""
+    if pattern is None or pattern == b"*":
+        return None
+    return matcher(pattern)
+
+
 @command("keys", 2, "readonly")
 def keys(c, argv):
-    match = matcher(argv[1])
-    db = c.db
-    found: list[bytes] = []
-    now = now_ms()
-    for chunk in db.key_chunks():
-        for key in filter(match, chunk):
-            shard = db.shard(key)
-            deadline = shard.expires.get(key)
-            if key in shard.data and (deadline is None or deadline > now):
-                found.append(key)
+    match = pattern_matcher(argv[1])
+    count = 0
+    encoded = []
+    for chunk in c.db.key_chunks(live_only=True):
+        if match is not None:
+            chunk = list(filter(match, chunk))
+        count += len(chunk)
+        encoded.append(bulk_items(chunk))
         cooperate(c)
-    return bulk_array(found)
+    return b"*%d\r\n%s" % (count, b"".join(encoded))
 
 
 # -- SCAN ---------------------------------------------------------------------------------------
@@ -108,11 +123,21 @@ _SHARD_BITS = 12
 _DELETION_BITS = 22
 
 
+_ULONG_MAX = 2**64 - 1
+_INVALID_CURSOR = errors.err("ERR invalid cursor")
+
+
 def scan_cursor(arg: bytes) -> int:
-    cursor = parse_length(arg) if arg.isdigit() else None
-    if cursor is None or cursor > 2**64 - 1:
-        raise CommandError(errors.err("ERR invalid cursor"))
-    return cursor
+    """Redis's parseScanCursorOrReply, i.e. C's strtoul: an optional sign, leading zeros and
+    the empty string (0) are fine, a '-' wraps around modulo 2**64; the text ends at a NUL."""
+    text = arg.split(b"\0", 1)[0]
+    sign, digits = (text[:1], text[1:]) if text[:1] in (b"+", b"-") else (b"", text)
+    if (sign or digits) and not digits.isdigit():
+        raise CommandError(_INVALID_CURSOR)
+    cursor = int(digits) if digits else 0
+    if cursor > _ULONG_MAX:
+        raise CommandError(_INVALID_CURSOR)
+    return (-cursor) & _ULONG_MAX if sign == b"-" else cursor
 
 
 def parse_scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None, bytes | None]:
@@ -167,7 +192,7 @@ def scan(c, argv):
             if shard_index < len(db.shards):
                 next_cursor = (seen_deletions << _SHARD_BITS) | shard_index
             break
-    match = matcher(pattern) if pattern is not None else None
+    match = pattern_matcher(pattern)
     result = []
     for key in batch:
         if match is not None and not match(key):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from valkdb.commands.keys import help_reply
 from valkdb.commands.registry import command, container
 from valkdb.glob import matcher
-from valkdb.protocol.encoder import bulk, bulk_array, integer
+from valkdb.protocol.encoder import array, bulk, bulk_array, integer
 
 
 def _confirm(c, kind: bytes, name: bytes | None) -> bytes:  # type: ignore[no-untyped-def]
@@ -77,8 +78,28 @@ def pubsub_channels(c, argv):
 @command("pubsub|numsub", -2, "pubsub loading stale")
 def pubsub_numsub(c, argv):
     registry = c.server.pubsub.channels
-    return c.resp.map(
-        [(bulk(ch), integer(len(registry.get(ch, ())))) for ch in argv[2:]])
+    # A flat array in RESP3 too: Redis 7.0 does not reply a map here.
+    return array([
+        part for ch in argv[2:] for part in (bulk(ch), integer(len(registry.get(ch, ()))))])
+
+
+_PUBSUB_HELP = [
+    b"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"CHANNELS [<pattern>]",
+    b"    Return the currently active channels matching a <pattern> (default: '*').",
+    b"NUMPAT",
+    b"    Return number of subscriptions to patterns.",
+    b"NUMSUB [<channel> ...]",
+    b"    Return the number of subscribers for the specified channels, excluding",
+    b"    pattern subscriptions(default: no channels).",
+    b"HELP",
+    b"    Prints this help.",
+]
+
+
+@command("pubsub|help", 2, "loading stale")
+def pubsub_help(c, argv):
+    return help_reply(_PUBSUB_HELP)
 
 
 @command("pubsub|numpat", 2, "pubsub loading stale")

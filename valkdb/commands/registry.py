@@ -43,10 +43,6 @@ class Command:
         self.loading_ok = "loading" in self.flags
         self.no_multi = "no_multi" in self.flags
 
-    def arity_ok(self, argc: int) -> bool:
-        arity = self.arity
-        return argc == arity if arity > 0 else argc >= -arity
-
     def keys(self, argv: list[bytes]) -> list[bytes]:
         """The key arguments, from the declared positions (COMMAND GETKEYS)."""
         if self.first_key <= 0:

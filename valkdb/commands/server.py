@@ -1,14 +1,29 @@
-"""Server commands: SHUTDOWN, TIME, LASTSAVE (INFO and CONFIG live here too)."""
+"""Server commands: SHUTDOWN, TIME, LASTSAVE, INFO and CONFIG.
+
+INFO prints Redis 7.0's sections and field names, so that clients and tools that parse it
+(redis-py's info(), redis-benchmark, monitoring agents) find what they look for. CONFIG GET and
+SET read and write the settings table of valkdb/config.py, with Redis's multi-parameter forms
+and its exact error replies; CONFIG SET is all or nothing, as in Redis 7.0.
+"""
 
 from __future__ import annotations
 
+import os
+import resource
+import secrets
+import struct
+import sys
 import time
 
 import gevent
 
-from valkdb import errors
-from valkdb.commands.registry import command
-from valkdb.protocol.encoder import bulk, integer
+from valkdb import REDIS_VERSION, __version__, errors
+from valkdb.commands.keys import help_reply
+from valkdb.commands.registry import command, container
+from valkdb.config import BY_NAME, SETTINGS, ConfigError, Setting
+from valkdb.errors import CommandError
+from valkdb.glob import matcher
+from valkdb.protocol.encoder import OK, bulk, integer
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy")
@@ -20,6 +35,9 @@ def shutdown(c, argv):
         return errors.SYNTAX
     if b"ABORT" in flags:
         return errors.NO_SHUTDOWN  # valkdb shuts down at once: nothing is ever pending
+    if b"SAVE" in flags and b"FORCE" not in flags:  # as Redis does when the save fails
+        c.server.log.warning("Error trying to save the DB, can't exit (no persistence yet).")
+        return errors.SHUTDOWN_FAILED
     c.server.log.warning("User requested shutdown...")
     # Run the shutdown in its own greenlet: it closes this client too, without a reply.
     gevent.spawn(c.server.shutdown, "Received SHUTDOWN, shutting down")
@@ -36,3 +54,376 @@ def time_(c, argv):
 @command("lastsave", 1, "loading stale fast")
 def lastsave(c, argv):
     return integer(c.server.last_save)
+
+
+# -- INFO --------------------------------------------------------------------------------------
+# Field names and order are Redis 7.0's (src/server.c genRedisInfoString); values are valkdb's
+# own where it keeps them, and Redis's idle values for machinery valkdb does not have.
+
+_RUN_ID = secrets.token_hex(20).encode()  # per process, as Redis's run_id
+_REPL_ID = secrets.token_hex(20).encode()
+_STARTUP_RSS = 0  # set at the first INFO: the process's size before clients grew it
+
+
+def _human(n: int) -> bytes:
+    """Redis's bytesToHuman: 1023B, 1.00K, 2.50M ..."""
+    if n < 1024:
+        return b"%dB" % n
+    for power, unit in enumerate(b"KMGTPE", 1):
+        if n < 1024 ** (power + 1) or unit == ord("E"):
+            return b"%.2f%c" % (n / 1024**power, unit)
+    raise AssertionError("unreachable")
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _info_server(c):
+    server, config, now = c.server, c.server.config, time.time()
+    uname = os.uname()
+    uptime = int(now - server.started)
+    return [
+        (b"redis_version", REDIS_VERSION.encode()),
+        (b"valkdb_version", __version__.encode()),
+        (b"redis_git_sha1", b"00000000"),
+        (b"redis_git_dirty", b"0"),
+        (b"redis_build_id", b"0"),
+        (b"redis_mode", b"standalone"),
+        (b"os", f"{uname.sysname} {uname.release} {uname.machine}".encode()),
+        (b"arch_bits", b"%d" % (struct.calcsize("P") * 8)),
+        (b"monotonic_clock", b"POSIX clock_gettime"),
+        (b"multiplexing_api", str(gevent.get_hub().loop.backend).encode()),
+        (b"atomicvar_api", b"gevent"),
+        (b"gcc_version", b"0.0.0"),
+        (b"process_id", b"%d" % os.getpid()),
+        (b"process_supervised", b"no"),
+        (b"run_id", _RUN_ID),
+        (b"tcp_port", b"%d" % config.port),
+        (b"server_time_usec", b"%d" % (time.time_ns() // 1000)),
+        (b"uptime_in_seconds", b"%d" % uptime),
+        (b"uptime_in_days", b"%d" % (uptime // 86400)),
+        (b"hz", b"%d" % config.hz),
+        (b"configured_hz", b"%d" % config.hz),
+        (b"lru_clock", b"%d" % (int(now) & ((1 << 24) - 1))),
+        (b"executable", os.path.abspath(sys.argv[0]).encode()),
+        (b"config_file", (config.path or "").encode()),
+        (b"io_threads_active", b"0"),
+    ]
+
+
+def _info_clients(c):
+    clients = list(c.server.clients.values())
+    return [
+        (b"connected_clients", b"%d" % len(clients)),
+        (b"cluster_connections", b"0"),
+        (b"maxclients", b"%d" % c.server.config.maxclients),
+        (b"client_recent_max_input_buffer",
+         b"%d" % max((client.reader.pending() for client in clients), default=0)),
+        (b"client_recent_max_output_buffer",
+         b"%d" % max((client.output_size() for client in clients), default=0)),
+        (b"blocked_clients", b"0"),
+        (b"tracking_clients", b"0"),
+        (b"clients_in_timeout_table", b"0"),
+    ]
+
+
+def _info_memory(c):
+    global _STARTUP_RSS
+    config = c.server.config
+    used = _rss()
+    peak = max(used, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    _STARTUP_RSS = _STARTUP_RSS or used
+    dataset = max(0, used - _STARTUP_RSS)
+    system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    zero = b"0"
+    return [
+        (b"used_memory", b"%d" % used), (b"used_memory_human", _human(used)),
+        (b"used_memory_rss", b"%d" % used), (b"used_memory_rss_human", _human(used)),
+        (b"used_memory_peak", b"%d" % peak), (b"used_memory_peak_human", _human(peak)),
+        (b"used_memory_peak_perc", b"%.2f%%" % (100 * used / peak)),
+        (b"used_memory_overhead", b"%d" % _STARTUP_RSS),
+        (b"used_memory_startup", b"%d" % _STARTUP_RSS),
+        (b"used_memory_dataset", b"%d" % dataset),
+        (b"used_memory_dataset_perc", b"%.2f%%" % (100 * dataset / used)),
+        (b"allocator_allocated", b"%d" % used), (b"allocator_active", b"%d" % used),
+        (b"allocator_resident", b"%d" % used),
+        (b"total_system_memory", b"%d" % system),
+        (b"total_system_memory_human", _human(system)),
+        (b"used_memory_lua", zero), (b"used_memory_vm_eval", zero),
+        (b"used_memory_lua_human", b"0B"), (b"used_memory_scripts_eval", zero),
+        (b"number_of_cached_scripts", zero), (b"number_of_functions", zero),
+        (b"number_of_libraries", zero), (b"used_memory_vm_functions", zero),
+        (b"used_memory_vm_total", zero), (b"used_memory_vm_total_human", b"0B"),
+        (b"used_memory_functions", zero), (b"used_memory_scripts", zero),
+        (b"used_memory_scripts_human", b"0B"),
+        (b"maxmemory", b"%d" % config.maxmemory),
+        (b"maxmemory_human", _human(config.maxmemory)),
+        (b"maxmemory_policy", config.maxmemory_policy.encode()),
+        (b"allocator_frag_ratio", b"1.00"), (b"allocator_frag_bytes", zero),
+        (b"allocator_rss_ratio", b"1.00"), (b"allocator_rss_bytes", zero),
+        (b"rss_overhead_ratio", b"1.00"), (b"rss_overhead_bytes", zero),
+        (b"mem_fragmentation_ratio", b"1.00"), (b"mem_fragmentation_bytes", zero),
+        (b"mem_not_counted_for_evict", zero), (b"mem_replication_backlog", zero),
+        (b"mem_total_replication_buffers", zero), (b"mem_clients_slaves", zero),
+        (b"mem_clients_normal",
+         b"%d" % sum(client.output_size() for client in c.server.clients.values())),
+        (b"mem_cluster_links", zero), (b"mem_aof_buffer", zero),
+        (b"mem_allocator", b"pymalloc"),
+        (b"active_defrag_running", zero), (b"lazyfree_pending_objects", zero),
+        (b"lazyfreed_objects", zero),
+    ]
+
+
+def _info_persistence(c):
+    server = c.server
+    zero, ok, never = b"0", b"ok", b"-1"
+    return [
+        (b"loading", zero), (b"async_loading", zero),
+        (b"current_cow_peak", zero), (b"current_cow_size", zero),
+        (b"current_cow_size_age", zero), (b"current_fork_perc", b"0.00"),
+        (b"current_save_keys_processed", zero), (b"current_save_keys_total", zero),
+        (b"rdb_changes_since_last_save", b"%d" % server.dirty),
+        (b"rdb_bgsave_in_progress", zero),
+        (b"rdb_last_save_time", b"%d" % server.last_save),
+        (b"rdb_last_bgsave_status", ok), (b"rdb_last_bgsave_time_sec", never),
+        (b"rdb_current_bgsave_time_sec", never), (b"rdb_saves", zero),
+        (b"rdb_last_cow_size", zero), (b"rdb_last_load_keys_expired", zero),
+        (b"rdb_last_load_keys_loaded", zero),
+        (b"aof_enabled", b"1" if server.config.appendonly else zero),
+        (b"aof_rewrite_in_progress", zero), (b"aof_rewrite_scheduled", zero),
+        (b"aof_last_rewrite_time_sec", never), (b"aof_current_rewrite_time_sec", never),
+        (b"aof_last_bgrewrite_status", ok), (b"aof_rewrites", zero),
+        (b"aof_rewrites_consecutive_failures", zero), (b"aof_last_write_status", ok),
+        (b"aof_last_cow_size", zero), (b"module_fork_in_progress", zero),
+        (b"module_fork_last_cow_size", zero),
+    ]
+
+
+def _info_stats(c):
+    server, stats = c.server, c.server.stats
+    zero = b"0"
+    counters = [b"total_net_input_bytes", b"total_net_output_bytes",
+                b"total_net_repl_input_bytes", b"total_net_repl_output_bytes"]
+    rates = [b"instantaneous_input_kbps", b"instantaneous_output_kbps",
+             b"instantaneous_input_repl_kbps", b"instantaneous_output_repl_kbps"]
+    idle = [b"sync_full", b"sync_partial_ok", b"sync_partial_err"]
+    after_expired = [b"expired_time_cap_reached_count", b"expire_cycle_cpu_milliseconds",
+                     b"evicted_keys", b"evicted_clients", b"total_eviction_exceeded_time",
+                     b"current_eviction_exceeded_time"]
+    tail = [b"latest_fork_usec", b"total_forks", b"migrate_cached_sockets",
+            b"slave_expires_tracked_keys", b"active_defrag_hits", b"active_defrag_misses",
+            b"active_defrag_key_hits", b"active_defrag_key_misses",
+            b"total_active_defrag_time", b"current_active_defrag_time",
+            b"tracking_total_keys", b"tracking_total_items", b"tracking_total_prefixes",
+            b"unexpected_error_replies", b"total_error_replies", b"dump_payload_sanitizations",
+            b"total_reads_processed", b"total_writes_processed",
+            b"io_threaded_reads_processed", b"io_threaded_writes_processed",
+            b"reply_buffer_shrinks", b"reply_buffer_expands"]
+    return [
+        (b"total_connections_received", b"%d" % stats["total_connections_received"]),
+        (b"total_commands_processed", b"%d" % stats["total_commands_processed"]),
+        (b"instantaneous_ops_per_sec", zero),
+        *[(name, zero) for name in counters], *[(name, b"0.00") for name in rates],
+        (b"rejected_connections", b"%d" % stats["rejected_connections"]),
+        *[(name, zero) for name in idle],
+        (b"expired_keys", b"%d" % (stats["expired_keys"] + server.expiry.expired_keys)),
+        (b"expired_stale_perc", b"0.00"),
+        *[(name, zero) for name in after_expired],
+        (b"keyspace_hits", b"%d" % stats["keyspace_hits"]),
+        (b"keyspace_misses", b"%d" % stats["keyspace_misses"]),
+        (b"pubsub_channels", b"%d" % len(server.pubsub.channels)),
+        (b"pubsub_patterns", b"%d" % server.pubsub.numpat()),
+        (b"pubsubshard_channels", zero),
+        *[(name, zero) for name in tail],
+    ]
+
+
+def _info_replication(c):
+    return [
+        (b"role", b"master"), (b"connected_slaves", b"0"),
+        (b"master_failover_state", b"no-failover"),
+        (b"master_replid", _REPL_ID), (b"master_replid2", b"0" * 40),
+        (b"master_repl_offset", b"0"), (b"second_repl_offset", b"-1"),
+        (b"repl_backlog_active", b"0"), (b"repl_backlog_size", b"1048576"),
+        (b"repl_backlog_first_byte_offset", b"0"), (b"repl_backlog_histlen", b"0"),
+    ]
+
+
+def _info_cpu(c):
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    thread = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+    return [
+        (b"used_cpu_sys", b"%.6f" % own.ru_stime), (b"used_cpu_user", b"%.6f" % own.ru_utime),
+        (b"used_cpu_sys_children", b"%.6f" % children.ru_stime),
+        (b"used_cpu_user_children", b"%.6f" % children.ru_utime),
+        (b"used_cpu_sys_main_thread", b"%.6f" % thread.ru_stime),
+        (b"used_cpu_user_main_thread", b"%.6f" % thread.ru_utime),
+    ]
+
+
+def _info_modules(c):
+    return []  # valkdb loads no modules
+
+
+def _info_cluster(c):
+    return [(b"cluster_enabled", b"0")]
+
+
+def _info_keyspace(c):
+    return [
+        (b"db%d" % db.index, b"keys=%d,expires=%d,avg_ttl=0" % (size, db.expires_count()))
+        for db in c.server.keyspace.dbs if (size := db.size())
+    ]
+
+
+# name -> (title, fields); in Redis's order. Redis's Commandstats, Errorstats and Latencystats
+# are absent: valkdb keeps no per-command or per-error counters.
+_SECTIONS = {
+    b"server": (b"Server", _info_server),
+    b"clients": (b"Clients", _info_clients),
+    b"memory": (b"Memory", _info_memory),
+    b"persistence": (b"Persistence", _info_persistence),
+    b"stats": (b"Stats", _info_stats),
+    b"replication": (b"Replication", _info_replication),
+    b"cpu": (b"CPU", _info_cpu),
+    b"modules": (b"Modules", _info_modules),
+    b"cluster": (b"Cluster", _info_cluster),
+    b"keyspace": (b"Keyspace", _info_keyspace),
+}
+_DEFAULT_SECTIONS = set(_SECTIONS)
+
+
+def info_sections(names: list[bytes]) -> list[bytes]:
+    """The sections INFO prints for these arguments, in Redis's order."""
+    wanted = {name.lower() for name in names} or {b"default"}
+    if wanted & {b"default", b"all", b"everything"}:
+        wanted |= _DEFAULT_SECTIONS
+    return [name for name in _SECTIONS if name in wanted]
+
+
+@command("info", -1, "loading stale")
+def info(c, argv):
+    parts = []
+    for name in info_sections(argv[1:]):
+        title, fields = _SECTIONS[name]
+        lines = [b"# %s\r\n" % title] + [b"%s:%s\r\n" % field for field in fields(c)]
+        parts.append(b"".join(lines))
+    return c.resp.verbatim(b"\r\n".join(parts))
+
+
+# -- CONFIG ------------------------------------------------------------------------------------
+
+container("config", -2)
+
+_CONFIG_HELP = [
+    b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    b"GET <pattern>",
+    b"    Return parameters matching the glob-like <pattern> and their values.",
+    b"SET <directive> <value>",
+    b"    Set the configuration <directive> to <value>.",
+    b"RESETSTAT",
+    b"    Reset statistics reported by the INFO command.",
+    b"REWRITE",
+    b"    Rewrite the configuration file.",
+    b"HELP",
+    b"    Prints this help.",
+]
+
+
+@command("config|get", -3, "admin noscript loading stale")
+def config_get(c, argv):
+    config = c.server.config
+    found: dict[str, bytes] = {}  # setting -> the name to answer with
+    for pattern in argv[2:]:
+        if not any(char in pattern for char in b"*?["):
+            setting = BY_NAME.get(pattern.lower().decode("latin-1"))
+            if setting is not None:
+                found.setdefault(setting.name, pattern)  # Redis answers with the name as asked
+            continue
+        match = matcher(pattern, nocase=True)
+        for setting in SETTINGS:
+            name = setting.name.encode()
+            if match(name):
+                found.setdefault(setting.name, name)
+    return c.resp.map(
+        (bulk(asked), bulk(config.get(name).encode())) for name, asked in found.items())
+
+
+def _config_set_error(name: bytes, reason: str) -> CommandError:
+    return CommandError(errors.err_bytes(
+        b"ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+        % (name, reason.encode())))
+
+
+def _settings_to_set(argv: list[bytes]) -> list[tuple[Setting, str]]:
+    """Redis's first pass: every name known, settable and given once, else the first error."""
+    chosen: list[tuple[Setting, str]] = []
+    for i in range(2, len(argv), 2):
+        name = argv[i]
+        setting = BY_NAME.get(name.lower().decode("latin-1"))
+        if setting is None:
+            raise CommandError(errors.err_bytes(
+                b"ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name))
+        if not setting.mutable:
+            raise _config_set_error(name, "can't set immutable config")
+        if setting.protected:
+            raise _config_set_error(name, "can't set protected config")
+        if any(setting is seen for seen, _ in chosen):
+            raise _config_set_error(name, "duplicate parameter")
+        chosen.append((setting, argv[i + 1].decode("utf-8", "surrogateescape")))
+    return chosen
+
+
+@command("config|set", -4, "admin noscript loading stale")
+def config_set(c, argv):
+    if len(argv) % 2:
+        return errors.SYNTAX
+    chosen = _settings_to_set(argv)
+    for setting, text in chosen:  # validate everything before changing anything
+        try:
+            setting.parse(text)
+        except ConfigError as exc:
+            raise _config_set_error(setting.name.encode(), exc.args[0]) from None
+    config = c.server.config
+    previous = [(setting, config.get(setting.name)) for setting, _ in chosen]
+    try:
+        for setting, text in chosen:
+            config.set(setting.name, text)
+    except ConfigError as exc:  # a setting refused by its own checks: undo them all
+        for setting, old in previous:
+            config.set(setting.name, old)
+        raise _config_set_error(setting.name.encode(), exc.args[0]) from None
+    return OK
+
+
+@command("config|resetstat", 2, "admin noscript loading stale")
+def config_resetstat(c, argv):
+    server = c.server
+    for name in server.stats:
+        server.stats[name] = 0
+    server.expiry.expired_keys = 0
+    return OK
+
+
+@command("config|rewrite", 2, "admin noscript loading stale")
+def config_rewrite(c, argv):
+    try:
+        c.server.config.rewrite()
+    except ConfigError as exc:
+        return errors.err("ERR " + exc.args[0])
+    except OSError as exc:
+        c.server.log.warning("CONFIG REWRITE failed: %s", exc.strerror)
+        return errors.err(f"ERR Rewriting config file: {exc.strerror}")
+    c.server.log.info("CONFIG REWRITE executed with success.")
+    return OK
+
+
+@command("config|help", 2, "loading stale")
+def config_help(c, argv):
+    return help_reply(_CONFIG_HELP)

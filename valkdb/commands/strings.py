@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 
-from valkdb import errors
-from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_float, to_int
+from valkdb import errors, longdouble
+from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.registry import command
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import OK, bulk, integer
@@ -13,6 +13,7 @@ from valkdb.store.keyspace import now_ms
 
 _STRING_TOO_LONG = errors.err(
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+_NAN_OR_INFINITY = errors.err("ERR increment would produce NaN or Infinity")
 
 
 def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -38,13 +39,13 @@ def get(c, argv):
 _EXPIRY_OPTIONS = (b"EX", b"PX", b"EXAT", b"PXAT")
 
 
-def parse_expiry_options(c, argv: list[bytes], start: int, for_set: bool):  # type: ignore[no-untyped-def]
+def parse_expiry_options(argv: list[bytes], start: int, for_set: bool):  # type: ignore[no-untyped-def]
     """Redis's parseExtendedStringArgumentsOrReply for SET (for_set) and GETEX.
 
-    Returns (flags, deadline_ms or None): flags is a set of the option names given.
+    Returns (flags, (unit, time argument) or None): flags is a set of the option names given.
+    The time is checked later, by expiry_deadline: GETEX checks it only once the key is found.
     """
     flags: set[bytes] = set()
-    deadline = None
     unit_arg = None
     i = start
     n = len(argv)
@@ -71,9 +72,7 @@ def parse_expiry_options(c, argv: list[bytes], start: int, for_set: bool):  # ty
         else:
             raise CommandError(errors.SYNTAX)
         i += 1
-    if unit_arg is not None:
-        deadline = expiry_deadline(c, unit_arg[0], unit_arg[1])
-    return flags, deadline
+    return flags, unit_arg
 
 
 def expiry_deadline(c, unit: bytes, arg: bytes) -> int:  # type: ignore[no-untyped-def]
@@ -102,7 +101,8 @@ def set_(c, argv):
     if len(argv) == 3:
         c.db.store(argv[1], argv[2])
         return OK
-    flags, deadline = parse_expiry_options(c, argv, 3, True)
+    flags, unit_arg = parse_expiry_options(argv, 3, True)
+    deadline = None if unit_arg is None else expiry_deadline(c, *unit_arg)
     key, value = argv[1], argv[2]
     db = c.db
     old = db.lookup(key)
@@ -157,12 +157,12 @@ def getdel(c, argv):
 
 @command("getex", -2, "write fast", 1, 1, 1)
 def getex(c, argv):
-    flags, deadline = parse_expiry_options(c, argv, 2, False)
+    flags, unit_arg = parse_expiry_options(argv, 2, False)
     value = get_string(c.db, argv[1])
     if value is None:
         return c.resp.null
-    if deadline is not None:
-        c.db.set_deadline(argv[1], deadline)
+    if unit_arg is not None:
+        c.db.set_deadline(argv[1], expiry_deadline(c, *unit_arg))
     elif b"PERSIST" in flags:
         c.db.persist(argv[1])
     return bulk(value)
@@ -262,22 +262,30 @@ def decrby(c, argv):
     return _incr(c, argv[1], -delta)
 
 
-def format_long_double(value: float) -> bytes:
-    """INCRBYFLOAT's output: fixed notation, no exponent, trailing zeros dropped."""
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.encode()
+def _long_double(arg: bytes) -> Fraction | None:
+    """The value as Redis's strtold reads it; None for an infinity (valid, but no sum with it
+    is); the not-a-float error otherwise."""
+    try:
+        value = longdouble.parse(arg)
+    except longdouble.Infinite:
+        return None
+    if value is None:
+        raise CommandError(errors.NOT_FLOAT)
+    return value
 
 
 @command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1)
 def incrbyfloat(c, argv):
     old = get_string(c.db, argv[1])
-    current = 0.0 if old is None else to_float(old)
-    value = current + to_float(argv[2])
-    if value != value or value in (float("inf"), float("-inf")):
-        return errors.err("ERR increment would produce NaN or Infinity")
-    text = format_long_double(value)
+    current = Fraction(0) if old is None else _long_double(old)
+    increment = _long_double(argv[2])  # parsed before the infinity check, as Redis does
+    if current is None or increment is None:
+        return _NAN_OR_INFINITY
+    try:
+        value = longdouble.add(current, increment)
+    except longdouble.Infinite:
+        return _NAN_OR_INFINITY
+    text = longdouble.format_human(value)
     if old is None:
         c.db.store(argv[1], text)
     else:

@@ -42,11 +42,14 @@ def array(encoded: list[bytes]) -> bytes:
     return b"*%d\r\n%s" % (len(encoded), b"".join(encoded))
 
 
+def bulk_items(values: list[bytes]) -> bytes:
+    """The elements of an array of bulk strings, without its header (for replies built in
+    chunks, such as KEYS)."""
+    return b"".join([b"$%d\r\n%s\r\n" % (len(v), v) for v in values])
+
+
 def bulk_array(values: list[bytes]) -> bytes:
-    return b"*%d\r\n%s" % (
-        len(values),
-        b"".join([b"$%d\r\n%s\r\n" % (len(v), v) for v in values]),
-    )
+    return b"*%d\r\n%s" % (len(values), bulk_items(values))
 
 
 def format_double(value: float) -> bytes:

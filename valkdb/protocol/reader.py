@@ -11,13 +11,15 @@ time; a big bulk argument is gathered from its chunks with one join once it is c
 
 Fast path: a buffer that starts a multibulk request is first given to hiredis's C parser (about
 4x faster). hiredis is a client's parser - it accepts '+', ':' and nested elements, and knows
-nothing of Redis's server-side limits - so its result is taken only when every command it
-returned is a non-empty list of bytes within proto-max-bulk-len and their canonical encodings
-add up to exactly the whole buffer. Anything else (a partial command at the end, an inline
-command, any malformed or unusual input) is parsed again by the exact Python parser below.
+nothing of Redis's server-side limits - so its result is taken only when the buffer is proven to
+hold nothing but complete requests of bulk strings within proto-max-bulk-len (see
+_parse_with_hiredis). Anything else (a partial command at the end, an inline command, any
+malformed or unusual input) is parsed again by the exact Python parser below.
 """
 
 from __future__ import annotations
+
+import re
 
 import hiredis
 
@@ -26,6 +28,12 @@ INT_MAX = 2**31 - 1
 # Before AUTH succeeds Redis accepts only small requests (src/networking.c, 7.0).
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
+# An array header hiredis must not see (anywhere: it also parses nested arrays). A match inside
+# bulk data only sends the buffer to the exact parser.
+_BIG_ARRAY_HEADER = re.compile(rb"\*\d{6}")
+# After a CRLF a request may hold only '$' (a bulk string) or '*' (the next request); anything
+# else (or a '$-' null) is a type hiredis would accept and Redis would not.
+_NON_BULK_MARKER = re.compile(rb"\r\n(?:[+:\-_,#(=%~>|!]|\$-)")
 
 
 class ProtocolError(Exception):
@@ -84,12 +92,16 @@ class RequestReader:
         return self._size
 
     def read(self) -> list[list[bytes]]:
+        """Every complete command buffered; only the first one while not authenticated (the
+        caller runs it, then reads again, so the commands after AUTH get the normal limits)."""
         if self._size < self._need or self.error is not None:
             return []
         chunks = self._chunks
         buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if buf[0] == 42 and not self._args_left and self.authenticated:
-            fast = self._parse_with_hiredis(buf)
+        # hiredis allocates a huge array header's list before its elements arrive.
+        if (buf[0] == 42 and not self._args_left and self.authenticated
+                and _BIG_ARRAY_HEADER.search(buf) is None):
+            fast = self._parse_with_hiredis(buf, _NON_BULK_MARKER.search(buf) is None)
             if fast is not None:
                 self._chunks = []
                 self._size = 0
@@ -106,37 +118,38 @@ class RequestReader:
         self._size = len(rest)
         return commands
 
-    def _parse_with_hiredis(self, buf: bytes) -> list[list[bytes]] | None:
-        """Every command in buf if it holds only complete, canonical multibulk requests."""
+    def _parse_with_hiredis(self, buf: bytes, proven_bulk: bool) -> list[list[bytes]] | None:
+        """Every command in buf if it holds only complete multibulk requests of bulk strings,
+        as Redis would read them; None when the exact parser must decide.
+
+        proven_bulk: no CRLF in buf is followed by a non-bulk type marker or '$-'. Every element
+        header follows a CRLF, so then every element is a bulk string; one '*' after a CRLF per
+        command returned (plus the first) proves there is no nested array and no partial
+        request, and a buffer that ends with the last command proves no partial inline line.
+        Otherwise (values that contain such bytes) the canonical size of what hiredis returned
+        must add up to the whole buffer.
+        """
         reader = self._hiredis
         reader.feed(buf)
         commands = []
-        total = 0
-        longest = 0
-        digits = _DIGITS
         try:
             while True:
                 argv = reader.gets()
                 if argv is False:
                     break
-                if type(argv) is not list or not argv:
-                    raise ValueError
-                n = len(argv)
-                total += 3 + (digits[n] if n < 1000 else len(b"%d" % n))
-                for arg in argv:
-                    if type(arg) is not bytes:
-                        raise ValueError
-                    size = len(arg)
-                    total += 5 + size + (digits[size] if size < 1000 else len(b"%d" % size))
-                    if size > longest:
-                        longest = size
                 commands.append(argv)
-        except (ValueError, hiredis.ProtocolError):
-            total = -1
-        if total != len(buf) or longest > self.max_bulk_len:
-            self._hiredis = hiredis.Reader()  # drop whatever partial state it holds
+        except hiredis.ProtocolError:
+            self._hiredis = hiredis.Reader()
             return None
-        return commands
+        if proven_bulk:
+            if (len(commands) == buf.count(b"\r\n*") + 1 and all(commands)
+                    and len(buf) <= self.max_bulk_len
+                    and buf.endswith(_encode_request(commands[-1]))):
+                return commands
+        elif _canonical_size(commands, self.max_bulk_len) == len(buf):
+            return commands
+        self._hiredis = hiredis.Reader()  # drop whatever partial state it holds
+        return None
 
     def _parse(self, buf: bytes, commands: list[list[bytes]]) -> int:
         """Parse complete commands from buf into `commands`; return the offset consumed."""
@@ -161,6 +174,8 @@ class RequestReader:
                         raise ProtocolError(b"unbalanced quotes in request")
                     if args:
                         commands.append(args)
+                        if not self.authenticated:
+                            break
                     continue
                 cr = find(b"\r", pos)
                 if cr < 0:
@@ -217,8 +232,34 @@ class RequestReader:
                 left -= 1
             self._args_left = 0
             commands.append(argv)
+            if not self.authenticated:
+                break
         self._need = 1
         return pos
+
+
+def _encode_request(argv: list[bytes]) -> bytes:
+    return b"*%d\r\n%s" % (len(argv), b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in argv]))
+
+
+def _canonical_size(commands: list, max_bulk_len: int) -> int:
+    """Bytes that `commands` take as canonical multibulk requests; -1 if one is not a non-empty
+    list of bytes no longer than max_bulk_len."""
+    total = 0
+    digits = _DIGITS
+    for argv in commands:
+        if type(argv) is not list or not argv:
+            return -1
+        n = len(argv)
+        total += 3 + (digits[n] if n < 1000 else len(b"%d" % n))
+        for arg in argv:
+            if type(arg) is not bytes:
+                return -1
+            size = len(arg)
+            if size > max_bulk_len:
+                return -1
+            total += 5 + size + (digits[size] if size < 1000 else len(b"%d" % size))
+    return total
 
 
 _DIGITS = [len(b"%d" % i) for i in range(1000)]

@@ -41,8 +41,12 @@ class ActiveExpiry:
         while True:
             tick = 1.0 / self.config.hz
             self._wake_at = now_ms() + tick * 1000
-            self._wake.clear()
-            self._wake.wait(max(0.0, (self._wake_at - now_ms()) / 1000))
+            while True:  # sleep until _wake_at, which note_deadline may move earlier
+                self._wake.clear()
+                delay = (self._wake_at - now_ms()) / 1000
+                if delay <= 0:
+                    break
+                self._wake.wait(delay)
             if self.enabled and self.keyspace is not None:
                 self.cycle(tick)
 

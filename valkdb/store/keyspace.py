@@ -119,13 +119,25 @@ class Database:
     def expires_count(self) -> int:
         return sum(len(shard.expires) for shard in self.shards)
 
-    def key_chunks(self, chunk: int = 10000) -> Iterator[list[bytes]]:
-        """Every key, as snapshots of at most `chunk` keys; the caller may yield between them."""
+    def key_chunks(self, chunk: int = 10000, live_only: bool = False) -> Iterator[list[bytes]]:
+        """Every key, as snapshots of at most `chunk` keys; the caller may yield between them.
+
+        With live_only, each chunk is checked as it is handed out: keys deleted since the
+        snapshot and keys past their deadline (left for expiry to delete, as Redis's KEYS
+        does) are left out.
+        """
         for shard in self.shards:
             with shard.lock:
                 keys = list(shard.data)
             for start in range(0, len(keys), chunk):
-                yield keys[start : start + chunk]
+                part = keys[start : start + chunk]
+                if live_only:
+                    part = list(filter(shard.data.__contains__, part))
+                    if shard.expires:
+                        now = now_ms()
+                        deadline_of = shard.expires.get
+                        part = [k for k in part if (d := deadline_of(k)) is None or d > now]
+                yield part
 
     def shard_keys(self, index: int) -> list[bytes]:
         """A snapshot of one shard's keys (SCAN walks the shards one by one)."""

@@ -1,0 +1,73 @@
+"""redis-benchmark against valkdb and a real redis-server, interleaved in one run.
+
+    python tools/bench.py                       # SET and GET, 50 clients, -P 1 and -P 16
+    python tools/bench.py --tests lpush,rpop --rounds 5 --requests 200000
+
+Each round runs every (pipeline, test) case against both servers, alternating which goes first,
+so that drift on the machine hits both alike. Prints every figure, then the median per case and
+the ratio valkdb / redis-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+from common import pair
+
+
+def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "--csv"],
+        capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = [row for row in csv.reader(io.StringIO(out)) if row and row[0] != "test"]
+    if not rows:
+        raise RuntimeError(f"redis-benchmark printed nothing usable: {out!r}")
+    return float(rows[0][1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", default="set,get")
+    parser.add_argument("--pipelines", default="1,16")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    valkdb, redis = pair()
+    servers = {"valkdb": valkdb, "redis": redis}
+    results: dict[tuple[int, str, str], list[float]] = {}
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
+          f"{args.clients} clients, {args.requests} requests per run")
+    try:
+        for round_no in range(args.rounds):
+            order = ["valkdb", "redis"] if round_no % 2 == 0 else ["redis", "valkdb"]
+            for pipeline in map(int, args.pipelines.split(",")):
+                for test in args.tests.split(","):
+                    for name in order:
+                        rps = run_benchmark(servers[name].port, test, args.requests,
+                                            args.clients, pipeline)
+                        results.setdefault((pipeline, test, name), []).append(rps)
+                        print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} {name:<6} "
+                              f"{rps:>12,.0f} rps", flush=True)
+    finally:
+        valkdb.stop()
+        redis.stop()
+    print("\n| test | pipeline | valkdb rps | redis-server rps | ratio |\n|---|---|---|---|---|")
+    for pipeline in map(int, args.pipelines.split(",")):
+        for test in args.tests.split(","):
+            ours = statistics.median(results[(pipeline, test, "valkdb")])
+            theirs = statistics.median(results[(pipeline, test, "redis")])
+            print(f"| {test.upper()} | {pipeline} | {ours:,.0f} | {theirs:,.0f} | "
+                  f"{ours / theirs:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
