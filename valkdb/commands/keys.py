@@ -1,12 +1,13 @@
 """Generic key commands (Redis's db.c and expire.c): existence, types, renames, TTLs, iteration.
 
 Whole-keyspace commands (KEYS, SCAN, FLUSHDB, FLUSHALL) work on per-shard snapshots and yield
-between chunks via `cooperate`, so other clients keep being served while they run.
+between chunks via `Pacer`, so other clients keep being served while they run.
 """
 
 from __future__ import annotations
 
 import copy as copy_module
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,10 +32,24 @@ from valkdb.protocol.reader import parse_length
 from valkdb.store.keyspace import now_ms
 
 
-def cooperate(c) -> None:  # type: ignore[no-untyped-def]
-    """Let other greenlets run between chunks of a long command (never inside MULTI/EXEC)."""
-    if not getattr(c, "in_exec", False):
-        gevent.sleep(0)
+class Pacer:
+    """Lets other clients run during a long command: called between chunks of work, it yields
+    once the command has run for SLICE seconds since it last did (never inside MULTI/EXEC).
+
+    The yield is a short timer, not sleep(0): gevent may resume a sleep(0) before it polls for
+    I/O, so clients waiting on their sockets would not run until the long command ends.
+    """
+
+    SLICE = 0.002
+
+    def __init__(self, c) -> None:  # type: ignore[no-untyped-def]
+        self.enabled = not getattr(c, "in_exec", False)
+        self.since = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.enabled and time.monotonic() - self.since >= self.SLICE:
+            gevent.sleep(0.0001)
+            self.since = time.monotonic()
 
 
 def type_name(value) -> bytes:  # type: ignore[no-untyped-def]
@@ -102,12 +117,13 @@ def keys(c, argv):
     match = pattern_matcher(argv[1])
     count = 0
     encoded = []
+    pace = Pacer(c)
     for chunk in c.db.key_chunks(live_only=True):
         if match is not None:
             chunk = list(filter(match, chunk))
         count += len(chunk)
         encoded.append(bulk_items(chunk))
-        cooperate(c)
+        pace()
     return b"*%d\r\n%s" % (count, b"".join(encoded))
 
 
@@ -298,17 +314,19 @@ def _flush_mode(argv: list[bytes]) -> None:
 @command("flushdb", -1, "write")
 def flushdb(c, argv):
     _flush_mode(argv)
+    pace = Pacer(c)
     for _ in c.db.clear_shards():
-        cooperate(c)
+        pace()
     return OK
 
 
 @command("flushall", -1, "write")
 def flushall(c, argv):
     _flush_mode(argv)
+    pace = Pacer(c)
     for db in c.server.keyspace.dbs:
         for _ in db.clear_shards():
-            cooperate(c)
+            pace()
     return OK
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import resource
-import secrets
 import struct
 import sys
 import time
@@ -60,8 +59,9 @@ def lastsave(c, argv):
 # Field names and order are Redis 7.0's (src/server.c genRedisInfoString); values are valkdb's
 # own where it keeps them, and Redis's idle values for machinery valkdb does not have.
 
-_RUN_ID = secrets.token_hex(20).encode()  # per process, as Redis's run_id
-_REPL_ID = secrets.token_hex(20).encode()
+# Per process, as Redis's run_id. os.urandom, not secrets: that loads OpenSSL (+4 MB RSS).
+_RUN_ID = os.urandom(20).hex().encode()
+_REPL_ID = os.urandom(20).hex().encode()
 _STARTUP_RSS = 0  # set at the first INFO: the process's size before clients grew it
 
 

@@ -98,10 +98,16 @@ class RequestReader:
             return []
         chunks = self._chunks
         buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        # hiredis allocates a huge array header's list before its elements arrive.
-        if (buf[0] == 42 and not self._args_left and self.authenticated
-                and _BIG_ARRAY_HEADER.search(buf) is None):
-            fast = self._parse_with_hiredis(buf, _NON_BULK_MARKER.search(buf) is None)
+        if buf[0] == 42 and not self._args_left and self.authenticated:
+            # hiredis allocates a huge array header's list before its elements arrive, so it
+            # must not see one. A buffer with a single '*' (one request, the usual case without
+            # pipelining) is checked more cheaply than by the regular expressions.
+            if buf.find(b"*", 1) < 0:
+                fast = None if buf[1:7].isdigit() else self._parse_with_hiredis(buf, False)
+            elif _BIG_ARRAY_HEADER.search(buf) is None:
+                fast = self._parse_with_hiredis(buf, _NON_BULK_MARKER.search(buf) is None)
+            else:
+                fast = None
             if fast is not None:
                 self._chunks = []
                 self._size = 0
@@ -125,7 +131,8 @@ class RequestReader:
         proven_bulk: no CRLF in buf is followed by a non-bulk type marker or '$-'. Every element
         header follows a CRLF, so then every element is a bulk string; one '*' after a CRLF per
         command returned (plus the first) proves there is no nested array and no partial
-        request, and a buffer that ends with the last command proves no partial inline line.
+        request. What could still follow the last request starts with '$' (hiredis takes it for
+        a bulk string): a final CRLF and no bytes left unread in hiredis prove there is none.
         Otherwise (values that contain such bytes) the canonical size of what hiredis returned
         must add up to the whole buffer.
         """
@@ -144,7 +151,7 @@ class RequestReader:
         if proven_bulk:
             if (len(commands) == buf.count(b"\r\n*") + 1 and all(commands)
                     and len(buf) <= self.max_bulk_len
-                    and buf.endswith(_encode_request(commands[-1]))):
+                    and buf.endswith(b"\r\n") and not reader.has_data()):
                 return commands
         elif _canonical_size(commands, self.max_bulk_len) == len(buf):
             return commands
@@ -236,10 +243,6 @@ class RequestReader:
                 break
         self._need = 1
         return pos
-
-
-def _encode_request(argv: list[bytes]) -> bytes:
-    return b"*%d\r\n%s" % (len(argv), b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in argv]))
 
 
 def _canonical_size(commands: list, max_bulk_len: int) -> int:
