@@ -43,7 +43,7 @@ class Server:
         self.last_save = int(time.time())
         self.stats: dict[str, int] = dict.fromkeys((
             "total_connections_received", "total_commands_processed", "rejected_connections",
-            "expired_keys", "keyspace_hits", "keyspace_misses"), 0)
+            "keyspace_hits", "keyspace_misses"), 0)
         self.shutting_down = False
         self.exit_status: int | None = None
         self._stopped = Event()

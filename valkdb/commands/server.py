@@ -231,7 +231,7 @@ def _info_stats(c):
         *[(name, zero) for name in counters], *[(name, b"0.00") for name in rates],
         (b"rejected_connections", b"%d" % stats["rejected_connections"]),
         *[(name, zero) for name in idle],
-        (b"expired_keys", b"%d" % (stats["expired_keys"] + server.expiry.expired_keys)),
+        (b"expired_keys", b"%d" % sum(db.expired for db in server.keyspace.dbs)),
         (b"expired_stale_perc", b"0.00"),
         *[(name, zero) for name in after_expired],
         (b"keyspace_hits", b"%d" % stats["keyspace_hits"]),
@@ -407,7 +407,8 @@ def config_resetstat(c, argv):
     server = c.server
     for name in server.stats:
         server.stats[name] = 0
-    server.expiry.expired_keys = 0
+    for db in server.keyspace.dbs:
+        db.expired = 0
     return OK
 
 

@@ -27,7 +27,6 @@ class ActiveExpiry:
         self.config = config
         self.keyspace: Keyspace | None = None
         self.enabled = True  # DEBUG SET-ACTIVE-EXPIRE
-        self.expired_keys = 0  # keys removed by this cycle, for INFO stats
         self._wake = Event()
         self._wake_at = 0.0  # ms since epoch when the greenlet will next run
 
@@ -61,7 +60,6 @@ class ActiveExpiry:
             rounds = 0
             while True:
                 sampled, expired = db.sample_expired(per_round, now_ms())
-                self.expired_keys += expired
                 if not sampled or expired * 100 <= sampled * stale_percent:
                     break
                 rounds += 1

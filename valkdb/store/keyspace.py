@@ -49,6 +49,7 @@ class Database:
         self.shards = [Shard() for _ in range(nshards)]
         self._n = nshards
         self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
+        self.expired = 0  # keys removed because their deadline passed (INFO expired_keys)
 
     def shard(self, key: bytes) -> Shard:
         return self.shards[hash(key) % self._n]
@@ -65,6 +66,7 @@ class Database:
                 del shard.data[key]
                 del shard.expires[key]
                 shard.deletions += 1
+                self.expired += 1
                 return None
         return value
 
@@ -195,6 +197,7 @@ class Database:
                     del shard.data[key]
                     expired += 1
             shard.deletions += expired
+        self.expired += expired
         return len(sample), expired
 
 
