@@ -31,7 +31,7 @@ def get(c, argv):
         return c.resp.null
     if type(value) is not bytes:
         return errors.WRONGTYPE
-    return b"$%d\r\n%s\r\n" % (len(value), value)
+    return bulk(value)
 
 
 # -- SET and its options -----------------------------------------------------------------------
