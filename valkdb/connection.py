@@ -22,7 +22,7 @@ import gevent
 from valkdb import errors
 from valkdb.commands.registry import COMMANDS, Command
 from valkdb.errors import CommandError
-from valkdb.protocol.encoder import RESP2_ENCODER
+from valkdb.protocol.encoder import QUEUED, RESP2_ENCODER
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
 
 if TYPE_CHECKING:
@@ -72,8 +72,17 @@ class Client:
         self.channels: dict[bytes, None] = {}  # subscribed channels, in order
         self.patterns: dict[bytes, None] = {}  # subscribed patterns, in order
         self.close_after_reply = False
-        self.idle = False  # blocked in recv with nothing in flight
+        self.idle = False  # blocked in recv (or in a blocking command) with nothing in flight
         self.closed = False
+        self.waiter: Any = None  # the blocking.Waiter while a blocking command waits
+        # Transactions: queued (entry, argv) between MULTI and EXEC, whether one of them was
+        # refused (EXECABORT), and the WATCHed keys, invalidated by Database.touch (dirty_cas).
+        self.multi: list[tuple[Command, list[bytes]]] | None = None
+        self.multi_failed = False
+        self.in_exec = False
+        self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
+        self.dirty_cas = False
+        self._ready_keys = server.blocking.ready_keys
         self.greenlet: gevent.Greenlet | None = None
         self._out: list[bytes] = []
         self._out_size = 0
@@ -153,34 +162,62 @@ class Client:
             self.close()
 
     def execute(self, argv: list[bytes]) -> bytes:
-        """Run one command; return its encoded reply (errors included)."""
+        """Run one command (or queue it inside MULTI); return its encoded reply."""
         entry = _BY_RAW_NAME.get(argv[0]) or lookup(argv[0])
         if entry is None:
             if argv[0].lower() in (b"post", b"host:"):
                 raise CrossProtocolAttack
-            return errors.unknown_command(argv)
+            return self._refuse(errors.unknown_command(argv))
         if entry.subcommands is not None and len(argv) > 1:
             sub = entry.subcommands.get(argv[1].lower())
             if sub is None:
-                return errors.unknown_subcommand(argv[1], entry.name)
+                return self._refuse(errors.unknown_subcommand(argv[1], entry.name))
             entry = sub
         arity = entry.arity
         if arity != len(argv) and (arity > 0 or len(argv) < -arity):
-            return errors.wrong_arity(entry.name)
+            return self._refuse(errors.wrong_arity(entry.name))
         if not self.authenticated and not entry.no_auth:
-            return errors.NOAUTH
+            return self._refuse(errors.NOAUTH)
         if (self.channels or self.patterns) and self.resp.version == 2 and not entry.pubsub_ok:
-            return errors.err(
+            return self._refuse(errors.err(
                 f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                 "PING / QUIT / RESET are allowed in this context"
-            )
+            ))
+        if self.multi is not None and not entry.runs_in_multi:
+            if entry.no_multi:
+                return self._refuse(errors.err("ERR Command not allowed inside a transaction"))
+            self.multi.append((entry, argv))
+            return QUEUED
+        return self.call(entry, argv)
+
+    def call(self, entry: Command, argv: list[bytes]) -> bytes:
+        """Run a checked command (EXEC runs its queue through here too)."""
         self.last_command = entry.name
         if entry.write:
             self.server.dirty += 1
         try:
-            return entry.handler(self, argv)  # type: ignore[misc]
+            reply = entry.handler(self, argv)  # type: ignore[misc]
         except CommandError as exc:
-            return exc.reply
+            reply = exc.reply
+        if self._ready_keys and not self.in_exec:
+            self.server.blocking.serve_ready()
+        return reply
+
+    def _refuse(self, reply: bytes) -> bytes:
+        """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT)."""
+        if self.multi is not None:
+            self.multi_failed = True
+        return reply
+
+    def unwatch(self) -> None:
+        for db, key in self.watching:
+            clients = db.watched.get(key)
+            if clients is not None:
+                clients.pop(self, None)
+                if not clients:
+                    del db.watched[key]
+        self.watching = []
+        self.dirty_cas = False
 
     # -- output ------------------------------------------------------------------------------
 
@@ -265,6 +302,7 @@ class Client:
             return
         self.closed = True
         self.server.pubsub.unsubscribe_all(self)
+        self.unwatch()
         self.server.clients.pop(self.id, None)
         try:
             self.sock.close()

@@ -71,6 +71,12 @@ def unknown_subcommand(sub: bytes, container: str) -> bytes:
     )
 
 
+def subcommand_syntax(sub: str, container: str) -> bytes:
+    """Redis's addReplySubcommandSyntaxError."""
+    return err(f"ERR unknown subcommand or wrong number of arguments for '{sub}'. "
+               f"Try {container.upper()} HELP.")
+
+
 def unknown_command(argv: list) -> bytes:
     """Redis: name cut at 128 chars, then the args quoted until 128 chars of them are shown."""
     shown = b""

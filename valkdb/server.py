@@ -20,6 +20,7 @@ from gevent.server import StreamServer
 
 import valkdb.commands  # noqa: F401  (registers every command family)
 from valkdb import errors
+from valkdb.blocking import Blocking
 from valkdb.config import Config
 from valkdb.connection import Client
 from valkdb.pubsub import PubSub
@@ -36,6 +37,7 @@ class Server:
             config.databases, config.keyspace_shards, self.expiry.note_deadline)
         self.expiry.keyspace = self.keyspace
         self.pubsub = PubSub()
+        self.blocking = Blocking()
         self.clients: dict[int, Client] = {}
         self.listeners: list[StreamServer] = []
         self.started = time.time()
@@ -103,7 +105,7 @@ class Server:
             if timeout:
                 deadline = time.monotonic() - timeout
                 for client in list(self.clients.values()):
-                    if (client.idle and client.last_active < deadline
+                    if (client.idle and client.last_active < deadline and client.waiter is None
                             and not (client.channels or client.patterns)):
                         self.log.debug("Closing idle client")
                         client.kill()

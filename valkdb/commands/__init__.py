@@ -3,4 +3,6 @@
 Importing this package registers every command in registry.COMMANDS.
 """
 
-from valkdb.commands import connection, introspection, keys, pubsub, server, strings  # noqa: F401
+from valkdb.commands import (  # noqa: F401
+    connection, introspection, keys, pubsub, server, strings, transactions,
+)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 
-from valkdb import errors
+from valkdb import errors, longdouble
 from valkdb.errors import CommandError
 from valkdb.protocol.reader import parse_length
 
@@ -40,3 +41,20 @@ def db_index(client, arg: bytes) -> int:  # type: ignore[no-untyped-def]
     if not 0 <= index < len(client.server.keyspace):
         raise CommandError(errors.DB_INDEX)
     return index
+
+
+def to_timeout(arg: bytes) -> float:
+    """A blocking command's timeout in seconds (0 = forever), as Redis's
+    getTimeoutFromObjectOrReply reads it: a long double, times 1000, cast to long long."""
+    try:
+        value = longdouble.parse(arg)
+    except longdouble.Infinite:
+        raise CommandError(errors.err("ERR timeout is negative")) from None  # the cast overflows
+    if value is None:
+        raise CommandError(errors.err("ERR timeout is not a float or out of range"))
+    ms = int(value * 1000)  # truncates toward zero, as the C cast
+    if ms < 0 or ms > LLONG_MAX:  # a cast out of range gives LLONG_MIN on x86-64
+        raise CommandError(errors.err("ERR timeout is negative"))
+    if ms > LLONG_MAX - int(time.time() * 1000):
+        raise CommandError(errors.err("ERR timeout is out of range"))
+    return ms / 1000

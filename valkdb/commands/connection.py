@@ -9,6 +9,7 @@ from valkdb import REDIS_VERSION, errors
 from valkdb.commands.args import db_index, to_int
 from valkdb.commands.keys import help_reply
 from valkdb.commands.registry import command, container
+from valkdb.commands.transactions import discard_transaction
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import (
     EMPTY_ARRAY,
@@ -126,6 +127,7 @@ def select(c, argv):
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy")
 def reset(c, argv):
+    discard_transaction(c)
     c.server.pubsub.unsubscribe_all(c)
     c.db = c.server.keyspace[0]
     c.resp = RESP2_ENCODER
@@ -245,6 +247,24 @@ def client_kill(c, argv):
             client.kill()
             killed += 1
     return integer(killed)
+
+
+@command("client|unblock", -3, "admin noscript loading stale")
+def client_unblock(c, argv):
+    if len(argv) > 4:
+        return errors.subcommand_syntax("unblock", "client")
+    client_id = to_int(argv[2])
+    mode = argv[3].upper() if len(argv) == 4 else b"TIMEOUT"
+    if mode not in (b"TIMEOUT", b"ERROR"):
+        return errors.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    target = c.server.clients.get(client_id)
+    if target is None or target.waiter is None:
+        return integer(0)
+    target.waiter.finish(None if mode == b"TIMEOUT" else _UNBLOCKED)
+    return integer(1)
+
+
+_UNBLOCKED = errors.err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 
 
 _CLIENT_HELP = [

@@ -338,6 +338,10 @@ def swapdb(c, argv):
     if not (0 <= first < len(keyspace) and 0 <= second < len(keyspace)):
         return errors.DB_INDEX
     keyspace[first].swap(keyspace[second])
+    for db in (keyspace[first], keyspace[second]):  # clients blocked on keys that now exist
+        for key in list(db.blocked):
+            if db.lookup(key) is not None:
+                c.server.blocking.ready(db, key)
     return OK
 
 

@@ -22,6 +22,7 @@ class Command:
     __slots__ = (
         "name", "handler", "arity", "flags", "first_key", "last_key", "step",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "loading_ok", "no_multi",
+        "runs_in_multi",
     )
 
     def __init__(
@@ -42,6 +43,8 @@ class Command:
                                   "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe")
         self.loading_ok = "loading" in self.flags
         self.no_multi = "no_multi" in self.flags
+        # Inside MULTI every other command is queued (Redis 7.0 processCommand).
+        self.runs_in_multi = name in ("exec", "discard", "multi", "watch", "quit", "reset")
 
     def keys(self, argv: list[bytes]) -> list[bytes]:
         """The key arguments, from the declared positions (COMMAND GETKEYS)."""

@@ -50,6 +50,8 @@ class Database:
         self._n = nshards
         self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
         self.expired = 0  # keys removed because their deadline passed (INFO expired_keys)
+        self.watched: dict[bytes, dict[Any, None]] = {}  # key -> clients WATCHing it
+        self.blocked: dict[bytes, Any] = {}  # key -> deque of blocking.Waiter, oldest first
 
     def shard(self, key: bytes) -> Shard:
         return self.shards[hash(key) % self._n]
@@ -67,6 +69,8 @@ class Database:
                 del shard.expires[key]
                 shard.deletions += 1
                 self.expired += 1
+                if self.watched:
+                    self.touch(key)
                 return None
         return value
 
@@ -76,10 +80,14 @@ class Database:
         shard.data[key] = value
         if shard.expires:
             shard.expires.pop(key, None)
+        if self.watched:
+            self.touch(key)
 
     def replace(self, key: bytes, value: Any) -> None:
         """Set the value of a key, keeping its TTL (APPEND, INCR, SETRANGE, SET KEEPTTL)."""
         self.shards[hash(key) % self._n].data[key] = value
+        if self.watched:
+            self.touch(key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a live key; False when there was none."""
@@ -89,6 +97,8 @@ class Database:
         del shard.data[key]
         shard.expires.pop(key, None)
         shard.deletions += 1
+        if self.watched:
+            self.touch(key)
         return True
 
     def contains(self, key: bytes) -> bool:
@@ -101,6 +111,8 @@ class Database:
     def set_deadline(self, key: bytes, deadline: int) -> None:
         """Give an existing key a TTL. A deadline already past deletes the key at once."""
         shard = self.shards[hash(key) % self._n]
+        if self.watched:
+            self.touch(key)
         if deadline <= now_ms():
             if shard.data.pop(key, None) is not None:
                 shard.deletions += 1
@@ -110,7 +122,23 @@ class Database:
         self._on_deadline(deadline)
 
     def persist(self, key: bytes) -> bool:
-        return self.shards[hash(key) % self._n].expires.pop(key, None) is not None
+        if self.shards[hash(key) % self._n].expires.pop(key, None) is None:
+            return False
+        if self.watched:
+            self.touch(key)
+        return True
+
+    def touch(self, key: bytes) -> None:
+        """The key changed: a transaction WATCHing it will not run (Redis's signalModifiedKey).
+        Commands that change a collection in place call this themselves."""
+        for client in self.watched.get(key, ()):
+            client.dirty_cas = True
+
+    def touch_existing(self) -> None:
+        """FLUSHDB: every WATCHed key that exists here changes."""
+        for key in list(self.watched):
+            if self.lookup(key) is not None:
+                self.touch(key)
 
     # -- whole database ------------------------------------------------------------------------
 
@@ -149,6 +177,8 @@ class Database:
 
     def clear_shards(self) -> Iterator[None]:
         """Empty the database shard by shard, yielding control points between shards."""
+        if self.watched:
+            self.touch_existing()
         for shard in self.shards:
             with shard.lock:
                 shard.deletions += len(shard.data)
@@ -157,6 +187,10 @@ class Database:
 
     def swap(self, other: Database) -> None:
         """SWAPDB: exchange contents, so clients that selected either index see the other's data."""
+        for db in (self, other):
+            for key in list(db.watched):
+                if self.lookup(key) is not None or other.lookup(key) is not None:
+                    db.touch(key)
         self.shards, other.shards = other.shards, self.shards
 
     def random_key(self) -> bytes | None:
@@ -196,6 +230,8 @@ class Database:
                     del expires[key]
                     del shard.data[key]
                     expired += 1
+                    if self.watched:
+                        self.touch(key)
             shard.deletions += expired
         self.expired += expired
         return len(sample), expired

@@ -1,0 +1,90 @@
+"""Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH (Redis's multi.c).
+
+Between MULTI and EXEC the dispatcher queues commands (Client.execute); a command refused while
+queueing dooms the transaction (EXECABORT). EXEC runs the queue with nothing interleaved: a
+command never yields inside EXEC (Client.in_exec turns off Pacer and blocking), and keys made
+ready for blocked clients are served after the whole transaction. WATCHed keys are invalidated
+by Database.touch, from any client's writes, expiry, FLUSHDB/FLUSHALL and SWAPDB.
+"""
+
+from __future__ import annotations
+
+from valkdb import errors
+from valkdb.commands.registry import command
+from valkdb.protocol.encoder import OK
+from valkdb.store.keyspace import now_ms
+
+
+@command("multi", 1, "noscript loading stale fast allow_busy")
+def multi(c, argv):
+    if c.multi is not None:
+        return errors.err("ERR MULTI calls can not be nested")
+    c.multi = []
+    c.multi_failed = False
+    return OK
+
+
+def discard_transaction(c) -> None:  # type: ignore[no-untyped-def]
+    c.multi = None
+    c.multi_failed = False
+    c.unwatch()
+
+
+@command("discard", 1, "noscript loading stale fast allow_busy")
+def discard(c, argv):
+    if c.multi is None:
+        return errors.err("ERR DISCARD without MULTI")
+    discard_transaction(c)
+    return OK
+
+
+def _watched_key_expired(c) -> bool:  # type: ignore[no-untyped-def]
+    """A key that was live when WATCHed and has expired since, not yet deleted (Redis's
+    isWatchedKeyExpired). WATCH itself deletes a key already expired, so it does not count."""
+    now = now_ms()
+    for db, key in c.watching:
+        deadline = db.deadline(key)
+        if deadline is not None and deadline <= now:
+            return True
+    return False
+
+
+@command("exec", 1, "noscript loading stale skip_slowlog")
+def exec_(c, argv):
+    if c.multi is None:
+        return errors.err("ERR EXEC without MULTI")
+    queued, failed = c.multi, c.multi_failed
+    aborted = c.dirty_cas or _watched_key_expired(c)
+    discard_transaction(c)
+    if failed:
+        return errors.err("EXECABORT Transaction discarded because of previous errors.")
+    if aborted:
+        return c.resp.null_array
+    c.in_exec = True
+    try:
+        replies = [c.call(entry, args) for entry, args in queued]
+    finally:
+        c.in_exec = False
+    reply = b"*%d\r\n%s" % (len(replies), b"".join(replies))
+    c.last_command = "exec"
+    return reply
+
+
+@command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1)
+def watch(c, argv):
+    if c.multi is not None:
+        return errors.err("ERR WATCH inside MULTI is not allowed")
+    db = c.db
+    for key in argv[1:]:
+        if (db, key) in c.watching:
+            continue
+        db.contains(key)  # deletes it now if it has already expired
+        db.watched.setdefault(key, {})[c] = None
+        c.watching.append((db, key))
+    return OK
+
+
+@command("unwatch", 1, "noscript loading stale fast allow_busy")
+def unwatch(c, argv):
+    c.unwatch()
+    return OK
