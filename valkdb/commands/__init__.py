@@ -4,5 +4,11 @@ Importing this package registers every command in registry.COMMANDS.
 """
 
 from valkdb.commands import (  # noqa: F401
-    connection, introspection, keys, pubsub, server, strings, transactions,
+    connection,
+    introspection,
+    keys,
+    pubsub,
+    server,
+    strings,
+    transactions,
 )
