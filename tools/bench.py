@@ -23,13 +23,17 @@ from common import pair
 
 
 def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
-    out = subprocess.run(
+    done = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", str(clients),
          "-P", str(pipeline), "--csv"],
-        capture_output=True, text=True, timeout=600, check=True).stdout
-    rows = [row for row in csv.reader(io.StringIO(out)) if row and row[0] != "test"]
+        capture_output=True, text=True, timeout=600, check=True)
+    if "rror" in done.stderr:  # "Error from server: ..." for any error reply
+        raise RuntimeError(f"redis-benchmark -t {test} got errors: {done.stderr[:500]!r}")
+    # Some tests first fill a key ("LPUSH (needed to benchmark LRANGE)"): take the test's row.
+    rows = [row for row in csv.reader(io.StringIO(done.stdout))
+            if row and row[0].split()[0] == test.upper()]
     if not rows:
-        raise RuntimeError(f"redis-benchmark printed nothing usable: {out!r}")
+        raise RuntimeError(f"redis-benchmark printed nothing usable: {done.stdout!r}")
     return float(rows[0][1])
 
 

@@ -195,6 +195,17 @@ SETTINGS: tuple[Setting, ...] = (
       minimum=0, maximum=2147483647),
     S("active-expire-effort", "int", "1", "Effort of the active expiry cycle.",
       minimum=1, maximum=10),
+    # Encodings of small hashes and sets (OBJECT ENCODING reports them; Redis 7.0's defaults)
+    S("hash-max-listpack-entries", "int", "512", "A hash with more fields is a hashtable.",
+      minimum=0, maximum=9223372036854775807),
+    S("hash-max-listpack-value", "memory", "64", "A hash with a longer field or value is a "
+      "hashtable.", minimum=0, maximum=9223372036854775807),
+    S("set-max-intset-entries", "int", "512", "A set of integers with more members is a "
+      "hashtable.", minimum=0, maximum=9223372036854775807),
+    S("zset-max-listpack-entries", "int", "128", "A sorted set with more members is a "
+      "skiplist.", minimum=0, maximum=9223372036854775807),
+    S("zset-max-listpack-value", "memory", "64", "A sorted set with a longer member is a "
+      "skiplist.", minimum=0, maximum=9223372036854775807),
     # Persistence settings (reported to tools such as redis-benchmark; persistence is issue 4)
     S("save", "special", "3600 1 300 100 60 10000", "Snapshot points: seconds changes ..."),
     S("appendonly", "bool", "no", "Append-only file."),

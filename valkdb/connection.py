@@ -21,6 +21,7 @@ import gevent
 
 from valkdb import errors
 from valkdb.commands.registry import COMMANDS, Command
+from valkdb.commands.transactions import exec_, exec_refused
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import QUEUED, RESP2_ENCODER
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
@@ -85,6 +86,7 @@ class Client:
         self._ready_keys = server.blocking.ready_keys
         self.greenlet: gevent.Greenlet | None = None
         self._out: list[bytes] = []
+        self._batch_replies: list[bytes] = []  # replies of the batch being run, not yet sent
         self._out_size = 0
         self._sending = False
         self._soft_limit_since = 0.0
@@ -125,7 +127,7 @@ class Client:
                 if len(commands) == 1 and reader.authenticated:
                     reply = execute(commands[0])
                 else:
-                    replies = []
+                    replies = self._batch_replies  # emptied after each batch
                     while commands:
                         read_limited = not reader.authenticated
                         for argv in commands:
@@ -139,6 +141,7 @@ class Client:
                         commands = reader.read()
                         stats["total_commands_processed"] += len(commands)
                     reply = b"".join(replies)
+                    replies.clear()
                 if reader.error is not None:
                     reply += errors.protocol(reader.error)
                     self.close_after_reply = True
@@ -175,14 +178,14 @@ class Client:
             entry = sub
         arity = entry.arity
         if arity != len(argv) and (arity > 0 or len(argv) < -arity):
-            return self._refuse(errors.wrong_arity(entry.name))
+            return self._refuse(errors.wrong_arity(entry.name), entry)
         if not self.authenticated and not entry.no_auth:
-            return self._refuse(errors.NOAUTH)
+            return self._refuse(errors.NOAUTH, entry)
         if (self.channels or self.patterns) and self.resp.version == 2 and not entry.pubsub_ok:
             return self._refuse(errors.err(
                 f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                 "PING / QUIT / RESET are allowed in this context"
-            ))
+            ), entry)
         if self.multi is not None and not entry.runs_in_multi:
             if entry.no_multi:
                 return self._refuse(errors.err("ERR Command not allowed inside a transaction"))
@@ -203,8 +206,11 @@ class Client:
             self.server.blocking.serve_ready()
         return reply
 
-    def _refuse(self, reply: bytes) -> bytes:
-        """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT)."""
+    def _refuse(self, reply: bytes, entry: Command | None = None) -> bytes:
+        """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT).
+        A refused EXEC itself discards the transaction at once."""
+        if entry is not None and entry.handler is exec_:
+            return exec_refused(self, reply)
         if self.multi is not None:
             self.multi_failed = True
         return reply
@@ -220,6 +226,36 @@ class Client:
         self.dirty_cas = False
 
     # -- output ------------------------------------------------------------------------------
+
+    def flush_batch(self) -> None:
+        """A blocking command is about to wait: send the replies of the commands before it in
+        this batch now, as Redis does."""
+        if self._batch_replies:
+            data = b"".join(self._batch_replies)
+            self._batch_replies.clear()
+            self.write(data)
+
+    def send_now(self, data: bytes) -> None:
+        """Send from another greenlet (a blocked client served by a push) without waiting:
+        whatever the socket does not take at once is queued for a flushing greenlet."""
+        if self.closed:
+            return
+        if not self._sending and not self._out:
+            try:
+                sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.kill()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._out.append(data)
+        self._out_size += len(data)
+        if not self._sending:
+            self._sending = True
+            gevent.spawn(self._flush, True)
 
     def write(self, data: bytes) -> None:
         """Send a reply from this client's own greenlet, after anything already queued."""
@@ -312,13 +348,16 @@ class Client:
     def describe(self) -> str:
         """One CLIENT LIST line (without the trailing newline)."""
         now = time.monotonic()
-        flags = "P" if (self.channels or self.patterns) else "N"
+        flags = "".join(flag for flag, on in (
+            ("b", self.waiter is not None), ("P", self.channels or self.patterns),
+            ("x", self.multi is not None)) if on) or "N"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.sock.fileno()} "
             f"name={self.name.decode('utf-8', 'replace')} "
             f"age={int(time.time() - self.created)} idle={int(now - self.last_active)} "
             f"flags={flags} db={self.db.index} sub={len(self.channels)} psub={len(self.patterns)} "
-            f"ssub=0 multi=-1 qbuf={self.reader.pending()} qbuf-free=0 argv-mem=0 "
+            f"ssub=0 multi={-1 if self.multi is None else len(self.multi)} "
+            f"qbuf={self.reader.pending()} qbuf-free=0 argv-mem=0 "
             f"multi-mem=0 rbs={RECV_SIZE} rbp=0 obl=0 oll={len(self._out)} "
             f"omem={self._out_size} tot-mem=0 events=r cmd={self.last_command} user=default "
             f"redir=-1 resp={self.resp.version} "

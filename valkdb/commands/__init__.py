@@ -5,10 +5,14 @@ Importing this package registers every command in registry.COMMANDS.
 
 from valkdb.commands import (  # noqa: F401
     connection,
+    hashes,
     introspection,
     keys,
+    lists,
     pubsub,
     server,
+    sets,
     strings,
     transactions,
+    zsets,
 )

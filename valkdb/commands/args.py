@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from fractions import Fraction
 
 from valkdb import errors, longdouble
 from valkdb.errors import CommandError
@@ -44,17 +45,32 @@ def db_index(client, arg: bytes) -> int:  # type: ignore[no-untyped-def]
 
 
 def to_timeout(arg: bytes) -> float:
-    """A blocking command's timeout in seconds (0 = forever), as Redis's
-    getTimeoutFromObjectOrReply reads it: a long double, times 1000, cast to long long."""
+    """A blocking command's timeout in seconds (0 = forever), as Redis 7.0's
+    getTimeoutFromObjectOrReply reads it: a long double, times 1000 (rounded to a long double),
+    rounded up (ceill: 0.0001 is 1 ms, -0.5 ms is 0 = forever), cast to long long."""
     try:
         value = longdouble.parse(arg)
+        ms = math.ceil(longdouble.add(value * 1000, Fraction(0))) if value is not None else None
     except longdouble.Infinite:
         raise CommandError(errors.err("ERR timeout is negative")) from None  # the cast overflows
-    if value is None:
+    if ms is None:
         raise CommandError(errors.err("ERR timeout is not a float or out of range"))
-    ms = int(value * 1000)  # truncates toward zero, as the C cast
     if ms < 0 or ms > LLONG_MAX:  # a cast out of range gives LLONG_MIN on x86-64
         raise CommandError(errors.err("ERR timeout is negative"))
     if ms > LLONG_MAX - int(time.time() * 1000):
-        raise CommandError(errors.err("ERR timeout is out of range"))
+        return 0.0  # Redis 7.0's deadline overflows and the client never times out
     return ms / 1000
+
+
+def clamp_range(start: int, end: int, size: int) -> tuple[int, int] | None:
+    """Redis's rules for an inclusive index range over `size` elements (LRANGE, LTRIM, ZRANGE
+    by rank, ZREMRANGEBYRANK): negative indexes count from the end; (first, last) clamped to
+    the elements, or None when the range holds none."""
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    start = max(start, 0)
+    if start > end or start >= size:
+        return None
+    return start, min(end, size - 1)

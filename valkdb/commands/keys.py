@@ -156,8 +156,10 @@ def scan_cursor(arg: bytes) -> int:
     return (-cursor) & _ULONG_MAX if sign == b"-" else cursor
 
 
-def parse_scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None, bytes | None]:
-    """COUNT, MATCH and TYPE options (SCAN, and later HSCAN/SSCAN/ZSCAN without TYPE)."""
+def parse_scan_options(argv: list[bytes], start: int, with_type: bool = True,
+                       ) -> tuple[int, bytes | None, bytes | None]:
+    """COUNT, MATCH and TYPE options (SCAN; HSCAN/SSCAN/ZSCAN pass with_type=False, as
+    Redis's scanGenericCommand takes TYPE only for SCAN)."""
     count, pattern, type_filter = 10, None, None
     i = start
     while i < len(argv):
@@ -170,7 +172,7 @@ def parse_scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None
                 raise CommandError(errors.SYNTAX)
         elif opt == b"MATCH":
             pattern = argv[i + 1]
-        elif opt == b"TYPE":
+        elif opt == b"TYPE" and with_type:
             type_filter = argv[i + 1].lower()
         else:
             raise CommandError(errors.SYNTAX)
@@ -217,10 +219,10 @@ def scan(c, argv):
         if value is None or (type_filter is not None and type_name(value) != type_filter):
             continue
         result.append(key)
-    return _scan_reply(b"%d" % next_cursor, result)
+    return scan_reply(b"%d" % next_cursor, result)
 
 
-def _scan_reply(cursor: bytes, items: list[bytes]) -> bytes:
+def scan_reply(cursor: bytes, items: list[bytes]) -> bytes:
     return b"*2\r\n" + bulk(cursor) + bulk_array(items)
 
 
@@ -229,6 +231,7 @@ def _scan_reply(cursor: bytes, items: list[bytes]) -> bytes:
 def _move_value(c, src_db, key: bytes, dst_db, dst_key: bytes, value) -> None:  # type: ignore[no-untyped-def]
     deadline = src_db.deadline(key)
     dst_db.store(dst_key, value)
+    c.server.blocking.ready(dst_db, dst_key)  # a key added, as Redis's dbAdd: serve waiters
     if deadline is not None:
         dst_db.set_deadline(dst_key, deadline)
 
@@ -256,6 +259,7 @@ def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
     deadline = db.deadline(src)
     db.delete(src)
     db.store(dst, value)
+    c.server.blocking.ready(db, dst)  # a key added, as Redis's dbAdd: serve waiters
     if deadline is not None:
         db.set_deadline(dst, deadline)
     return integer(1) if nx else OK

@@ -126,7 +126,7 @@ def _info_clients(c):
          b"%d" % max((client.reader.pending() for client in clients), default=0)),
         (b"client_recent_max_output_buffer",
          b"%d" % max((client.output_size() for client in clients), default=0)),
-        (b"blocked_clients", b"0"),
+        (b"blocked_clients", b"%d" % c.server.blocking.count),
         (b"tracking_clients", b"0"),
         (b"clients_in_timeout_table", b"0"),
     ]

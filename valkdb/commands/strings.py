@@ -13,7 +13,6 @@ from valkdb.store.keyspace import now_ms
 
 _STRING_TOO_LONG = errors.err(
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-_NAN_OR_INFINITY = errors.err("ERR increment would produce NaN or Infinity")
 
 
 def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -262,7 +261,7 @@ def decrby(c, argv):
     return _incr(c, argv[1], -delta)
 
 
-def _long_double(arg: bytes) -> Fraction | None:
+def long_double(arg: bytes) -> Fraction | None:
     """The value as Redis's strtold reads it; None for an infinity (valid, but no sum with it
     is); the not-a-float error otherwise."""
     try:
@@ -277,14 +276,14 @@ def _long_double(arg: bytes) -> Fraction | None:
 @command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1)
 def incrbyfloat(c, argv):
     old = get_string(c.db, argv[1])
-    current = Fraction(0) if old is None else _long_double(old)
-    increment = _long_double(argv[2])  # parsed before the infinity check, as Redis does
+    current = Fraction(0) if old is None else long_double(old)
+    increment = long_double(argv[2])  # parsed before the infinity check, as Redis does
     if current is None or increment is None:
-        return _NAN_OR_INFINITY
+        return errors.NAN_OR_INFINITY
     try:
         value = longdouble.add(current, increment)
     except longdouble.Infinite:
-        return _NAN_OR_INFINITY
+        return errors.NAN_OR_INFINITY
     text = longdouble.format_human(value)
     if old is None:
         c.db.store(argv[1], text)

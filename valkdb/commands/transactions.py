@@ -30,6 +30,17 @@ def discard_transaction(c) -> None:  # type: ignore[no-untyped-def]
     c.unwatch()
 
 
+def exec_refused(c, reply: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    """EXEC refused by the dispatcher (wrong arity, NOAUTH, RESP2 subscribed mode): Redis
+    discards the transaction and its WATCHes and says why (multi.c execCommandAbort), with
+    the reason's own "-" and "ERR " prefix left out."""
+    discard_transaction(c)
+    reason = reply[1:-2]
+    if reason.startswith(b"ERR "):
+        reason = reason[4:]
+    return b"-EXECABORT Transaction discarded because of: %s\r\n" % reason
+
+
 @command("discard", 1, "noscript loading stale fast allow_busy")
 def discard(c, argv):
     if c.multi is None:

@@ -1,0 +1,512 @@
+"""List commands, blocking ones included (Redis's t_list.c).
+
+A list is a `List`, a collections.deque: O(1) pushes and pops at both ends, and indexing that
+walks from the nearer end, so LINDEX / LSET / LRANGE near either end stay cheap on long lists.
+Redis 7.0 always reports the encoding "quicklist".
+
+Blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) first try to serve themselves; when
+every key is empty they park on valkdb.blocking with a `serve(key)` function that does, later,
+exactly what the command would have done on that key. As Redis's dbAdd, a command that creates
+a list signals the key as ready; a push onto an existing list cannot have waiters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import Any
+
+from valkdb import errors
+from valkdb.commands.args import LLONG_MIN, clamp_range, to_int, to_timeout
+from valkdb.commands.keys import register_encoding, register_type
+from valkdb.commands.registry import command
+from valkdb.errors import CommandError
+from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, bulk_array, integer
+
+
+class List(deque):
+    """A Redis list value."""
+
+    __slots__ = ()
+
+
+register_type(List, b"list")
+register_encoding(List, lambda value: b"quicklist")
+
+_RANK_ZERO = errors.err(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use "
+    "negative to start from the end of the list")
+_COUNT_NEGATIVE = errors.err("ERR COUNT can't be negative")
+_MAXLEN_NEGATIVE = errors.err("ERR MAXLEN can't be negative")
+
+
+def _get_list(db, key: bytes) -> List | None:  # type: ignore[no-untyped-def]
+    """The list at key, None if missing; WRONGTYPE if it holds another type."""
+    value = db.lookup(key)
+    if value is not None and type(value) is not List:
+        raise CommandError(errors.WRONGTYPE)
+    return value
+
+
+def _changed(c, key: bytes, value: List) -> None:  # type: ignore[no-untyped-def]
+    """After an in-place change: an emptied list is deleted, WATCH learns of the change."""
+    if not value:
+        c.db.delete(key)
+    elif c.db.watched:
+        c.db.touch(key)
+
+
+def _where(arg: bytes) -> bool:
+    """LEFT or RIGHT (any case): True for LEFT, as Redis's getListPositionFromObjectOrReply."""
+    where = arg.upper()
+    if where == b"LEFT":
+        return True
+    if where == b"RIGHT":
+        return False
+    raise CommandError(errors.SYNTAX)
+
+
+def _non_negative(arg: bytes, error: bytes) -> int:
+    """getPositiveLongFromObjectOrReply: `error` for a non-integer and for a negative."""
+    value = to_int(arg, error)
+    if value < 0:
+        raise CommandError(error)
+    return value
+
+
+def _wrap64(value: int) -> int:
+    """C signed 64-bit overflow, for the LONG_MIN corner cases Redis does not guard."""
+    return (value + 2**63) % 2**64 - 2**63
+
+
+# -- pushes ------------------------------------------------------------------------------------
+
+def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # type: ignore[no-untyped-def]
+    key = argv[1]
+    db = c.db
+    value = db.lookup(key)
+    if value is None:
+        if only_existing:
+            return ZERO
+        value = List()
+        db.store(key, value)
+        c.server.blocking.ready(db, key)
+    elif type(value) is not List:
+        return errors.WRONGTYPE
+    elif db.watched:
+        db.touch(key)
+    if left:
+        value.extendleft(argv[2:])
+    else:
+        value.extend(argv[2:])
+    return integer(len(value))
+
+
+@command("lpush", -3, "write denyoom fast", 1, 1, 1)
+def lpush(c, argv):
+    return _push(c, argv, True, False)
+
+
+@command("rpush", -3, "write denyoom fast", 1, 1, 1)
+def rpush(c, argv):
+    return _push(c, argv, False, False)
+
+
+@command("lpushx", -3, "write denyoom fast", 1, 1, 1)
+def lpushx(c, argv):
+    return _push(c, argv, True, True)
+
+
+@command("rpushx", -3, "write denyoom fast", 1, 1, 1)
+def rpushx(c, argv):
+    return _push(c, argv, False, True)
+
+
+@command("linsert", 5, "write denyoom", 1, 1, 1)
+def linsert(c, argv):
+    where = argv[2].upper()
+    if where not in (b"BEFORE", b"AFTER"):
+        return errors.SYNTAX
+    value = _get_list(c.db, argv[1])
+    if value is None:
+        return ZERO
+    try:
+        index = value.index(argv[3])
+    except ValueError:
+        return integer(-1)
+    value.insert(index if where == b"BEFORE" else index + 1, argv[4])
+    _changed(c, argv[1], value)
+    return integer(len(value))
+
+
+# -- pops --------------------------------------------------------------------------------------
+
+def _pop_items(value: List, left: bool, count: int) -> list[bytes]:
+    pop = value.popleft if left else value.pop
+    return [pop() for _ in range(min(count, len(value)))]
+
+
+def _pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-def]
+    if len(argv) > 3:
+        return errors.wrong_arity("lpop" if left else "rpop")
+    count = _non_negative(argv[2], errors.NOT_POSITIVE) if len(argv) == 3 else None
+    key = argv[1]
+    value = c.db.lookup(key)
+    if value is None:
+        return c.resp.null if count is None else c.resp.null_array
+    if type(value) is not List:
+        return errors.WRONGTYPE
+    if count is None:
+        item = value.popleft() if left else value.pop()
+        _changed(c, key, value)
+        return bulk(item)
+    if count == 0:
+        return EMPTY_ARRAY
+    items = _pop_items(value, left, count)
+    _changed(c, key, value)
+    return bulk_array(items)
+
+
+@command("lpop", -2, "write fast", 1, 1, 1)
+def lpop(c, argv):
+    return _pop(c, argv, True)
+
+
+@command("rpop", -2, "write fast", 1, 1, 1)
+def rpop(c, argv):
+    return _pop(c, argv, False)
+
+
+# -- reads and edits by index ------------------------------------------------------------------
+
+@command("llen", 2, "readonly fast", 1, 1, 1)
+def llen(c, argv):
+    value = _get_list(c.db, argv[1])
+    return ZERO if value is None else integer(len(value))
+
+
+@command("lindex", 3, "readonly", 1, 1, 1)
+def lindex(c, argv):
+    value = _get_list(c.db, argv[1])
+    if value is None:
+        return c.resp.null
+    index = to_int(argv[2])
+    if not -len(value) <= index < len(value):
+        return c.resp.null
+    return bulk(value[index])
+
+
+@command("lset", 4, "write denyoom", 1, 1, 1)
+def lset(c, argv):
+    value = _get_list(c.db, argv[1])
+    if value is None:
+        return errors.NO_SUCH_KEY
+    index = to_int(argv[2])
+    if not -len(value) <= index < len(value):
+        return errors.OUT_OF_RANGE
+    value[index] = argv[3]
+    _changed(c, argv[1], value)
+    return OK
+
+
+def _slice(value: List, first: int, last: int) -> list[bytes]:
+    """value[first:last + 1], walking from whichever end is nearer."""
+    size = len(value)
+    if first <= size - 1 - last:
+        return list(itertools.islice(value, first, last + 1))
+    items = list(itertools.islice(reversed(value), size - 1 - last, size - first))
+    items.reverse()
+    return items
+
+
+@command("lrange", 4, "readonly", 1, 1, 1)
+def lrange(c, argv):
+    start, end = to_int(argv[2]), to_int(argv[3])
+    value = _get_list(c.db, argv[1])
+    if value is None:
+        return EMPTY_ARRAY
+    bounds = clamp_range(start, end, len(value))
+    return EMPTY_ARRAY if bounds is None else bulk_array(_slice(value, *bounds))
+
+
+@command("ltrim", 4, "write", 1, 1, 1)
+def ltrim(c, argv):
+    start, end = to_int(argv[2]), to_int(argv[3])
+    key = argv[1]
+    value = _get_list(c.db, key)
+    if value is None:
+        return OK
+    bounds = clamp_range(start, end, len(value))
+    if bounds is None:
+        value.clear()
+    else:
+        first, last = bounds
+        if last - first + 1 < len(value) // 2:  # keeping little: copy it rather than pop the rest
+            kept = _slice(value, first, last)
+            value.clear()
+            value.extend(kept)
+        else:
+            for _ in range(first):
+                value.popleft()
+            for _ in range(len(value) - (last - first + 1)):
+                value.pop()
+    if value:
+        c.db.touch(key)  # Redis signals the change even when nothing was trimmed
+    else:
+        c.db.delete(key)
+    return OK
+
+
+@command("lrem", 4, "write", 1, 1, 1)
+def lrem(c, argv):
+    count = to_int(argv[2])
+    key = argv[1]
+    value = _get_list(c.db, key)
+    if value is None:
+        return ZERO
+    removed = _remove(value, argv[3], count)
+    if removed:
+        _changed(c, key, value)
+    return integer(removed)
+
+
+def _remove(value: List, element: bytes, count: int) -> int:
+    """LREM: drop up to |count| copies of element (all for 0), from the tail if count < 0."""
+    limit = abs(count) or len(value)
+    kept: list[bytes] = []
+    removed = 0
+    for item in (value if count >= 0 else reversed(value)):
+        if removed < limit and item == element:
+            removed += 1
+        else:
+            kept.append(item)
+    if removed:
+        if count < 0:
+            kept.reverse()
+        value.clear()
+        value.extend(kept)
+    return removed
+
+
+@command("lpos", -3, "readonly", 1, 1, 1)
+def lpos(c, argv):
+    rank, count, maxlen = 1, None, 0
+    i = 3
+    while i < len(argv):
+        option = argv[i].upper()
+        if i + 1 >= len(argv) or option not in (b"RANK", b"COUNT", b"MAXLEN"):
+            return errors.SYNTAX
+        i += 1
+        if option == b"RANK":
+            rank = to_int(argv[i])
+            if rank == 0:
+                return _RANK_ZERO
+        elif option == b"COUNT":
+            count = _non_negative(argv[i], _COUNT_NEGATIVE)
+        else:
+            maxlen = _non_negative(argv[i], _MAXLEN_NEGATIVE)
+        i += 1
+    value = _get_list(c.db, argv[1])
+    if value is None:
+        return c.resp.null if count is None else EMPTY_ARRAY
+    matches = _positions(value, argv[2], rank, count, maxlen)
+    if count is not None:
+        return array([integer(m) for m in matches])
+    return integer(matches[0]) if matches else c.resp.null
+
+
+def _positions(value: List, element: bytes, rank: int, count: int | None, maxlen: int) -> list[int]:
+    """LPOS's scan: indexes (from the head) of the matches it reports."""
+    from_tail = rank < 0
+    if from_tail and rank != LLONG_MIN:  # -LONG_MIN overflows in Redis and stays negative
+        rank = -rank
+    size = len(value)
+    items = reversed(value) if from_tail else iter(value)
+    if maxlen:
+        items = itertools.islice(items, maxlen)
+    found: list[int] = []
+    matches = 0
+    for index, item in enumerate(items):
+        if item != element:
+            continue
+        matches += 1
+        if matches < rank:
+            continue
+        found.append(size - index - 1 if from_tail else index)
+        if count is None or (count and _wrap64(matches - rank + 1) >= count):
+            break
+    return found
+
+
+# -- moves between lists -----------------------------------------------------------------------
+
+def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  # type: ignore[no-untyped-def]
+    """LMOVE: pop from src, push onto dst (created if missing); the element, or null."""
+    db = c.db
+    source = _get_list(db, src)
+    if source is None:
+        return c.resp.null
+    target = _get_list(db, dst)
+    item = source.popleft() if from_left else source.pop()
+    if target is None:
+        target = List()
+        db.store(dst, target)
+        c.server.blocking.ready(db, dst)
+    elif db.watched:
+        db.touch(dst)
+    if to_left:
+        target.appendleft(item)
+    else:
+        target.append(item)
+    _changed(c, src, source)
+    return bulk(item)
+
+
+@command("lmove", 5, "write denyoom", 1, 2, 1)
+def lmove(c, argv):
+    from_left, to_left = _where(argv[3]), _where(argv[4])
+    return _move(c, argv[1], argv[2], from_left, to_left)
+
+
+@command("rpoplpush", 3, "write denyoom", 1, 2, 1)
+def rpoplpush(c, argv):
+    return _move(c, argv[1], argv[2], False, True)
+
+
+# -- pops from the first non-empty of several lists --------------------------------------------
+
+def _parse_mpop(argv: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
+    """LMPOP / BLMPOP arguments from numkeys on: (keys, from the left?, count)."""
+    numkeys = to_int(argv[numkeys_at], errors.NUMKEYS)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS)
+    where_at = numkeys_at + numkeys + 1
+    if where_at >= len(argv):
+        raise CommandError(errors.SYNTAX)
+    left = _where(argv[where_at])
+    count = None
+    i = where_at + 1
+    while i < len(argv):
+        if count is None and argv[i].upper() == b"COUNT" and i + 1 < len(argv):
+            count = to_int(argv[i + 1], errors.COUNT_NOT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_NOT_POSITIVE)
+            i += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return argv[numkeys_at + 1 : where_at], left, count or 1
+
+
+def _mpop_reply(key: bytes, items: list[bytes]) -> bytes:
+    return b"*2\r\n" + bulk(key) + bulk_array(items)
+
+
+def _first_list(db, keys: list[bytes]) -> tuple[bytes, List] | None:  # type: ignore[no-untyped-def]
+    """The first key holding a list (lists are never empty), WRONGTYPE on the way included."""
+    for key in keys:
+        value = _get_list(db, key)
+        if value is not None:
+            return key, value
+    return None
+
+
+def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # type: ignore[no-untyped-def]
+    items = _pop_items(value, left, count)
+    _changed(c, key, value)
+    return _mpop_reply(key, items)
+
+
+@command("lmpop", -4, "write movablekeys", 0, 0, 0)
+def lmpop(c, argv):
+    keys, left, count = _parse_mpop(argv, 1)
+    found = _first_list(c.db, keys)
+    if found is None:
+        return c.resp.null_array
+    return _mpop_from(c, *found, left, count)
+
+
+# -- blocking commands -------------------------------------------------------------------------
+
+def _block(c, keys: list[bytes], timeout: float, serve: Any) -> bytes:  # type: ignore[no-untyped-def]
+    """Wait for serve(key) to reply; the null array on timeout (or at once inside MULTI)."""
+    reply = c.server.blocking.block(c, keys, timeout, serve)
+    return c.resp.null_array if reply is None else reply
+
+
+def _serving_pops(c, left: bool, count: int | None):  # type: ignore[no-untyped-def]
+    """serve(key) for BLPOP / BRPOP (count None) and BLMPOP: pop for this waiter, or None."""
+    db = c.db
+
+    def serve(key: bytes) -> bytes | None:
+        value = db.lookup(key)
+        if type(value) is not List:
+            return None
+        if count is not None:
+            return _mpop_from(c, key, value, left, count)
+        item = value.popleft() if left else value.pop()
+        _changed(c, key, value)
+        return b"*2\r\n" + bulk(key) + bulk(item)
+
+    return serve
+
+
+def _blocking_pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-def]
+    timeout = to_timeout(argv[-1])
+    keys = argv[1:-1]
+    serve = _serving_pops(c, left, None)
+    found = _first_list(c.db, keys)
+    if found is not None:
+        reply = serve(found[0])
+        assert reply is not None
+        return reply
+    return _block(c, keys, timeout, serve)
+
+
+@command("blpop", -3, "write noscript blocking", 1, -2, 1)
+def blpop(c, argv):
+    return _blocking_pop(c, argv, True)
+
+
+@command("brpop", -3, "write noscript blocking", 1, -2, 1)
+def brpop(c, argv):
+    return _blocking_pop(c, argv, False)
+
+
+@command("blmpop", -5, "write blocking movablekeys", 0, 0, 0)
+def blmpop(c, argv):
+    keys, left, count = _parse_mpop(argv, 2)
+    timeout = to_timeout(argv[1])
+    found = _first_list(c.db, keys)
+    if found is not None:
+        return _mpop_from(c, *found, left, count)
+    return _block(c, keys, timeout, _serving_pops(c, left, count))
+
+
+def _blocking_move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ignore[no-untyped-def]
+                   timeout: float) -> bytes:
+    if _get_list(c.db, src) is not None:
+        return _move(c, src, dst, from_left, to_left)
+    if c.in_exec:  # Redis answers a null bulk here, but the null array on a timeout
+        return c.resp.null
+    db = c.db
+
+    def serve(key: bytes) -> bytes | None:
+        if type(db.lookup(src)) is not List:
+            return None
+        try:
+            return _move(c, src, dst, from_left, to_left)
+        except CommandError as exc:  # dst holds another type: the element stays in src
+            return exc.reply
+
+    return _block(c, [src], timeout, serve)
+
+
+@command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1)
+def blmove(c, argv):
+    from_left, to_left = _where(argv[3]), _where(argv[4])
+    return _blocking_move(c, argv[1], argv[2], from_left, to_left, to_timeout(argv[5]))
+
+
+@command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1)
+def brpoplpush(c, argv):
+    return _blocking_move(c, argv[1], argv[2], False, True, to_timeout(argv[3]))
