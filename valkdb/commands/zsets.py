@@ -373,20 +373,25 @@ _ZADD_FLAGS = (b"NX", b"XX", b"CH", b"INCR", b"GT", b"LT")
 def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped-def]
     flags: set[bytes] = {b"INCR"} if incr else set()
     at = 2
-    while at < len(argv) and argv[at].upper() in _ZADD_FLAGS:
+    n = len(argv)
+    # Options are words; a score never starts with a letter but for inf/infinity.
+    while at < n and argv[at][:1].isalpha() and argv[at].upper() in _ZADD_FLAGS:
         flags.add(argv[at].upper())
         at += 1
-    pairs = len(argv) - at
+    pairs = n - at
     if pairs % 2 or not pairs:
         return errors.SYNTAX
-    nx, xx, gt, lt = (flag in flags for flag in (b"NX", b"XX", b"GT", b"LT"))
-    incr = b"INCR" in flags
-    if nx and xx:
-        return errors.err("ERR XX and NX options at the same time are not compatible")
-    if (gt and nx) or (lt and nx) or (gt and lt):
-        return errors.err("ERR GT, LT, and/or NX options at the same time are not compatible")
-    if incr and pairs > 2:
-        return errors.err("ERR INCR option supports a single increment-element pair")
+    nx = xx = gt = lt = False
+    if flags:
+        nx, xx, gt, lt = b"NX" in flags, b"XX" in flags, b"GT" in flags, b"LT" in flags
+        incr = b"INCR" in flags
+        if nx and xx:
+            return errors.err("ERR XX and NX options at the same time are not compatible")
+        if (gt and nx) or (lt and nx) or (gt and lt):
+            return errors.err(
+                "ERR GT, LT, and/or NX options at the same time are not compatible")
+        if incr and pairs > 2:
+            return errors.err("ERR INCR option supports a single increment-element pair")
     scores = [to_double(argv[i]) for i in range(at, len(argv), 2)]
     key = argv[1]
     zs = get_zset(c, key)
@@ -429,6 +434,16 @@ def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped
 
 @command("zadd", -4, "write denyoom fast", 1, 1, 1)
 def zadd(c, argv):
+    if len(argv) == 4 and not argv[2][:1].isalpha():  # ZADD key score member: no options
+        score = to_double(argv[2])
+        zs = get_zset(c, argv[1])
+        if zs is not None:
+            current = zs.get(argv[3])
+            if current is not None:  # an update: the one case worth a short path
+                if score != current:
+                    zs.rescore(argv[3], current, score)
+                    c.db.touch(argv[1])
+                return ZERO
     return _zadd(c, argv, incr=False)
 
 
