@@ -4,6 +4,11 @@ A list is a `List`, a collections.deque: O(1) pushes and pops at both ends, and 
 walks from the nearer end, so LINDEX / LSET / LRANGE near either end stay cheap on long lists.
 Redis 7.0 always reports the encoding "quicklist".
 
+Elements are stored already encoded as RESP bulk strings (`$3\r\nabc\r\n`), as a listpack
+stores each with its length: every way out of a list is a bulk-string reply, so LRANGE is one
+join and a pop answers with the element itself. Comparisons (LREM, LPOS, LINSERT) encode their
+argument the same way. Code that needs the raw bytes (persistence) strips the header and CRLF.
+
 Blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) first try to serve themselves; when
 every key is empty they park on valkdb.blocking with a `serve(key)` function that does, later,
 exactly what the command would have done on that key. As Redis's dbAdd, a command that creates
@@ -21,7 +26,7 @@ from valkdb.commands.args import LLONG_MIN, clamp_range, to_int, to_timeout
 from valkdb.commands.keys import register_encoding, register_type
 from valkdb.commands.registry import command
 from valkdb.errors import CommandError
-from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, bulk_array, integer
+from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
 
 
 class List(deque):
@@ -38,6 +43,11 @@ _RANK_ZERO = errors.err(
     "negative to start from the end of the list")
 _COUNT_NEGATIVE = errors.err("ERR COUNT can't be negative")
 _MAXLEN_NEGATIVE = errors.err("ERR MAXLEN can't be negative")
+
+
+def _array_of(items: list[bytes]) -> bytes:
+    """An array reply of stored (already encoded) elements."""
+    return b"*%d\r\n%s" % (len(items), b"".join(items))
 
 
 def _get_list(db, key: bytes) -> List | None:  # type: ignore[no-untyped-def]
@@ -96,9 +106,9 @@ def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # ty
     elif db.watched:
         db.touch(key)
     if left:
-        value.extendleft(argv[2:])
+        value.extendleft(map(bulk, argv[2:]))
     else:
-        value.extend(argv[2:])
+        value.extend(map(bulk, argv[2:]))
     return integer(len(value))
 
 
@@ -131,10 +141,10 @@ def linsert(c, argv):
     if value is None:
         return ZERO
     try:
-        index = value.index(argv[3])
+        index = value.index(bulk(argv[3]))
     except ValueError:
         return integer(-1)
-    value.insert(index if where == b"BEFORE" else index + 1, argv[4])
+    value.insert(index if where == b"BEFORE" else index + 1, bulk(argv[4]))
     _changed(c, argv[1], value)
     return integer(len(value))
 
@@ -159,12 +169,12 @@ def _pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-
     if count is None:
         item = value.popleft() if left else value.pop()
         _changed(c, key, value)
-        return bulk(item)
+        return item
     if count == 0:
         return EMPTY_ARRAY
     items = _pop_items(value, left, count)
     _changed(c, key, value)
-    return bulk_array(items)
+    return _array_of(items)
 
 
 @command("lpop", -2, "write fast", 1, 1, 1)
@@ -193,7 +203,7 @@ def lindex(c, argv):
     index = to_int(argv[2])
     if not -len(value) <= index < len(value):
         return c.resp.null
-    return bulk(value[index])
+    return value[index]
 
 
 @command("lset", 4, "write denyoom", 1, 1, 1)
@@ -204,7 +214,7 @@ def lset(c, argv):
     index = to_int(argv[2])
     if not -len(value) <= index < len(value):
         return errors.OUT_OF_RANGE
-    value[index] = argv[3]
+    value[index] = bulk(argv[3])
     _changed(c, argv[1], value)
     return OK
 
@@ -226,7 +236,7 @@ def lrange(c, argv):
     if value is None:
         return EMPTY_ARRAY
     bounds = clamp_range(start, end, len(value))
-    return EMPTY_ARRAY if bounds is None else bulk_array(_slice(value, *bounds))
+    return EMPTY_ARRAY if bounds is None else _array_of(_slice(value, *bounds))
 
 
 @command("ltrim", 4, "write", 1, 1, 1)
@@ -264,7 +274,7 @@ def lrem(c, argv):
     value = _get_list(c.db, key)
     if value is None:
         return ZERO
-    removed = _remove(value, argv[3], count)
+    removed = _remove(value, bulk(argv[3]), count)
     if removed:
         _changed(c, key, value)
     return integer(removed)
@@ -309,7 +319,7 @@ def lpos(c, argv):
     value = _get_list(c.db, argv[1])
     if value is None:
         return c.resp.null if count is None else EMPTY_ARRAY
-    matches = _positions(value, argv[2], rank, count, maxlen)
+    matches = _positions(value, bulk(argv[2]), rank, count, maxlen)
     if count is not None:
         return array([integer(m) for m in matches])
     return integer(matches[0]) if matches else c.resp.null
@@ -359,7 +369,7 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  
     else:
         target.append(item)
     _changed(c, src, source)
-    return bulk(item)
+    return item
 
 
 @command("lmove", 5, "write denyoom", 1, 2, 1)
@@ -398,7 +408,7 @@ def _parse_mpop(argv: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, 
 
 
 def _mpop_reply(key: bytes, items: list[bytes]) -> bytes:
-    return b"*2\r\n" + bulk(key) + bulk_array(items)
+    return b"*2\r\n" + bulk(key) + _array_of(items)
 
 
 def _first_list(db, keys: list[bytes]) -> tuple[bytes, List] | None:  # type: ignore[no-untyped-def]
@@ -445,7 +455,7 @@ def _serving_pops(c, left: bool, count: int | None):  # type: ignore[no-untyped-
             return _mpop_from(c, key, value, left, count)
         item = value.popleft() if left else value.pop()
         _changed(c, key, value)
-        return b"*2\r\n" + bulk(key) + bulk(item)
+        return b"*2\r\n" + bulk(key) + item
 
     return serve
 
