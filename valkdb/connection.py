@@ -235,28 +235,6 @@ class Client:
             self._batch_replies.clear()
             self.write(data)
 
-    def send_now(self, data: bytes) -> None:
-        """Send from another greenlet (a blocked client served by a push) without waiting:
-        whatever the socket does not take at once is queued for a flushing greenlet."""
-        if self.closed:
-            return
-        if not self._sending and not self._out:
-            try:
-                sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.kill()
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
-        self._out.append(data)
-        self._out_size += len(data)
-        if not self._sending:
-            self._sending = True
-            gevent.spawn(self._flush, True)
-
     def write(self, data: bytes) -> None:
         """Send a reply from this client's own greenlet, after anything already queued."""
         if self._sending or self._out:
@@ -278,19 +256,33 @@ class Client:
         if self._out:
             self._flush()
 
-    def deliver(self, data: bytes) -> None:
-        """Queue a pub/sub message from another greenlet; never blocks the caller."""
+    def deliver(self, data: bytes, limit_class: str | None = None) -> None:
+        """Send from another greenlet (a pub/sub message, a blocked client's reply) without
+        ever waiting: what the socket does not take at once is queued for a flushing greenlet,
+        and past its class's client-output-buffer-limit the client is disconnected."""
         if self.closed:
             return
+        if not self._sending and not self._out:
+            try:
+                sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.kill()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
         self._out.append(data)
         self._out_size += len(data)
-        hard, soft, seconds = self.server.config.client_output_buffer_limit["pubsub"]
-        if hard and self._out_size > hard or self._soft_limit_exceeded(soft, seconds):
-            self.server.log.warning(
-                "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
-                self.describe())
-            self.kill()
-            return
+        if limit_class is not None:
+            hard, soft, seconds = self.server.config.client_output_buffer_limit[limit_class]
+            if hard and self._out_size > hard or self._soft_limit_exceeded(soft, seconds):
+                self.server.log.warning(
+                    "Client %s scheduled to be closed ASAP for overcoming of output buffer "
+                    "limits.", self.describe())
+                self.kill()
+                return
         if not self._sending:
             self._sending = True  # claimed now so that only one flusher is ever spawned
             gevent.spawn(self._flush, True)

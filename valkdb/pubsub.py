@@ -67,13 +67,13 @@ class PubSub:
         if subscribers:
             frames = _frames([_MESSAGE, body])
             for client in list(subscribers):
-                client.deliver(frames[client.resp.version])
+                client.deliver(frames[client.resp.version], "pubsub")
             receivers += len(subscribers)
         for pattern, (matches, clients) in list(self.patterns.items()):
             if matches(channel):
                 frames = _frames([_PMESSAGE, bulk(pattern), body], 4)
                 for client in list(clients):
-                    client.deliver(frames[client.resp.version])
+                    client.deliver(frames[client.resp.version], "pubsub")
                 receivers += len(clients)
         return receivers
 

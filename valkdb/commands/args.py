@@ -74,3 +74,27 @@ def clamp_range(start: int, end: int, size: int) -> tuple[int, int] | None:
     if start > end or start >= size:
         return None
     return start, min(end, size - 1)
+
+
+def parse_mpop(argv: list[bytes], numkeys_at: int, first: bytes, second: bytes,
+               ) -> tuple[list[bytes], bool, int]:
+    """LMPOP / ZMPOP and their blocking forms, from numkeys on: `numkeys key ... WHERE
+    [COUNT n]`, WHERE being `first` or `second`. Returns (keys, WHERE is first, count)."""
+    numkeys = to_int(argv[numkeys_at], errors.NUMKEYS)
+    if numkeys < 1:
+        raise CommandError(errors.NUMKEYS)
+    where_at = numkeys_at + numkeys + 1
+    where = argv[where_at].upper() if where_at < len(argv) else None
+    if where not in (first, second):
+        raise CommandError(errors.SYNTAX)
+    count = None
+    i = where_at + 1
+    while i < len(argv):
+        if count is None and argv[i].upper() == b"COUNT" and i + 1 < len(argv):
+            count = to_int(argv[i + 1], errors.COUNT_NOT_POSITIVE)
+            if count < 1:
+                raise CommandError(errors.COUNT_NOT_POSITIVE)
+            i += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return argv[numkeys_at + 1 : where_at], where == first, count or 1

@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any
 
 from valkdb import errors
-from valkdb.commands.args import LLONG_MIN, clamp_range, to_int, to_timeout
+from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
 from valkdb.commands.keys import register_encoding, register_type
 from valkdb.commands.registry import command
 from valkdb.errors import CommandError
@@ -385,28 +385,6 @@ def rpoplpush(c, argv):
 
 # -- pops from the first non-empty of several lists --------------------------------------------
 
-def _parse_mpop(argv: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
-    """LMPOP / BLMPOP arguments from numkeys on: (keys, from the left?, count)."""
-    numkeys = to_int(argv[numkeys_at], errors.NUMKEYS)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS)
-    where_at = numkeys_at + numkeys + 1
-    if where_at >= len(argv):
-        raise CommandError(errors.SYNTAX)
-    left = _where(argv[where_at])
-    count = None
-    i = where_at + 1
-    while i < len(argv):
-        if count is None and argv[i].upper() == b"COUNT" and i + 1 < len(argv):
-            count = to_int(argv[i + 1], errors.COUNT_NOT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_NOT_POSITIVE)
-            i += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return argv[numkeys_at + 1 : where_at], left, count or 1
-
-
 def _mpop_reply(key: bytes, items: list[bytes]) -> bytes:
     return b"*2\r\n" + bulk(key) + _array_of(items)
 
@@ -428,7 +406,7 @@ def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # 
 
 @command("lmpop", -4, "write movablekeys", 0, 0, 0)
 def lmpop(c, argv):
-    keys, left, count = _parse_mpop(argv, 1)
+    keys, left, count = parse_mpop(argv, 1, b"LEFT", b"RIGHT")
     found = _first_list(c.db, keys)
     if found is None:
         return c.resp.null_array
@@ -484,7 +462,7 @@ def brpop(c, argv):
 
 @command("blmpop", -5, "write blocking movablekeys", 0, 0, 0)
 def blmpop(c, argv):
-    keys, left, count = _parse_mpop(argv, 2)
+    keys, left, count = parse_mpop(argv, 2, b"LEFT", b"RIGHT")
     timeout = to_timeout(argv[1])
     found = _first_list(c.db, keys)
     if found is not None:

@@ -26,7 +26,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from valkdb import errors
-from valkdb.commands.args import LLONG_MAX, LLONG_MIN, clamp_range, to_int, to_timeout
+from valkdb.commands.args import LLONG_MAX, LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
 from valkdb.commands.keys import (
     parse_scan_options,
     pattern_matcher,
@@ -759,37 +759,16 @@ def bzpopmax(c, argv):
     return _blocking_pop(c, argv[1:-1], to_timeout(argv[-1]), True, 1, multi=False)
 
 
-def _parse_mpop(argv: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
-    """ZMPOP / BZMPOP arguments from numkeys on: (keys, MAX?, count)."""
-    numkeys = to_int(argv[numkeys_at], errors.NUMKEYS)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS)
-    where_at = numkeys_at + numkeys + 1
-    if where_at >= len(argv) or argv[where_at].upper() not in (b"MIN", b"MAX"):
-        raise CommandError(errors.SYNTAX)
-    count = -1
-    i = where_at + 1
-    while i < len(argv):
-        if count == -1 and argv[i].upper() == b"COUNT" and i + 1 < len(argv):
-            count = to_int(argv[i + 1], errors.COUNT_NOT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.COUNT_NOT_POSITIVE)
-            i += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return argv[numkeys_at + 1 : where_at], argv[where_at].upper() == b"MAX", max(count, 1)
-
-
 @command("zmpop", -4, "write movablekeys", 0, 0, 0)
 def zmpop(c, argv):
-    keys, highest, count = _parse_mpop(argv, 1)
+    keys, highest, count = parse_mpop(argv, 1, b"MAX", b"MIN")
     reply = _pop_first(c, keys, highest, count, multi=True)
     return c.resp.null_array if reply is None else reply
 
 
 @command("bzmpop", -5, "write blocking movablekeys", 0, 0, 0)
 def bzmpop(c, argv):
-    keys, highest, count = _parse_mpop(argv, 2)
+    keys, highest, count = parse_mpop(argv, 2, b"MAX", b"MIN")
     return _blocking_pop(c, keys, to_timeout(argv[1]), highest, count, multi=True)
 
 
