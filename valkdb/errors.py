@@ -49,6 +49,8 @@ BUSYKEY = err("BUSYKEY Target key name already exists.")
 NOT_POSITIVE = err("ERR value is out of range, must be positive")
 LONG_RANGE = err(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+TIMEOUT_NEGATIVE = err("ERR timeout is negative")
+CLIENT_ID_NOT_POSITIVE = err("ERR client-id should be greater than 0")
 NUMKEYS = err("ERR numkeys should be greater than 0")
 COUNT_NOT_POSITIVE = err("ERR count should be greater than 0")
 LIMIT_NEGATIVE = err("ERR LIMIT can't be negative")
@@ -82,6 +84,14 @@ def subcommand_syntax(sub: str, container: str) -> bytes:
     """Redis's addReplySubcommandSyntaxError."""
     return err(f"ERR unknown subcommand or wrong number of arguments for '{sub}'. "
                f"Try {container.upper()} HELP.")
+
+
+def unknown_client_type(name: bytes) -> bytes:
+    return err_bytes(b"ERR Unknown client type '%s'" % name)
+
+
+def invalid_expire_time(command: str) -> bytes:
+    return err(f"ERR invalid expire time in '{command}' command")
 
 
 def unknown_command(argv: list) -> bytes:

@@ -52,11 +52,11 @@ def to_timeout(arg: bytes) -> float:
         value = longdouble.parse(arg)
         ms = math.ceil(longdouble.add(value * 1000, Fraction(0))) if value is not None else None
     except longdouble.Infinite:
-        raise CommandError(errors.err("ERR timeout is negative")) from None  # the cast overflows
+        raise CommandError(errors.TIMEOUT_NEGATIVE) from None  # the cast overflows
     if ms is None:
         raise CommandError(errors.err("ERR timeout is not a float or out of range"))
     if ms < 0 or ms > LLONG_MAX:  # a cast out of range gives LLONG_MIN on x86-64
-        raise CommandError(errors.err("ERR timeout is negative"))
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
     if ms > LLONG_MAX - int(time.time() * 1000):
         return 0.0  # Redis 7.0's deadline overflows and the client never times out
     return ms / 1000

@@ -191,7 +191,7 @@ def client_list(c, argv):
         if opt == b"TYPE" and len(argv) == 4:
             wanted = argv[3].lower()
             if wanted not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                return errors.err_bytes(b"ERR Unknown client type '%s'" % argv[3])
+                return errors.unknown_client_type(argv[3])
             clients = [cl for cl in clients if _client_type(cl) == wanted]
         elif opt == b"ID" and len(argv) > 3:
             ids = {to_int(arg, errors.err("ERR Invalid client ID")) for arg in argv[3:]}
@@ -217,9 +217,9 @@ def client_kill(c, argv):
             return errors.SYNTAX
         opt, value = argv[i].upper(), argv[i + 1]
         if opt == b"ID":
-            wanted = to_int(value, errors.err("ERR client-id should be greater than 0"))
+            wanted = to_int(value, errors.CLIENT_ID_NOT_POSITIVE)
             if wanted <= 0:
-                return errors.err("ERR client-id should be greater than 0")
+                return errors.CLIENT_ID_NOT_POSITIVE
             filters.append(lambda cl, w=wanted: cl.id == w)
         elif opt == b"ADDR":
             filters.append(lambda cl, w=value: cl.addr.encode() == w)
@@ -228,7 +228,7 @@ def client_kill(c, argv):
         elif opt == b"TYPE":
             kind = value.lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                return errors.err_bytes(b"ERR Unknown client type '%s'" % value)
+                return errors.unknown_client_type(value)
             filters.append(lambda cl, w=kind: _client_type(cl) == w)
         elif opt == b"USER":
             if value != b"default":

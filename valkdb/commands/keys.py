@@ -369,7 +369,7 @@ def _expire_flags(argv: list[bytes]) -> set[bytes]:
 def _expire(c, argv, *, seconds: bool, relative: bool) -> bytes:  # type: ignore[no-untyped-def]
     flags = _expire_flags(argv)
     when = to_int(argv[2])
-    invalid = errors.err(f"ERR invalid expire time in '{c.last_command}' command")
+    invalid = errors.invalid_expire_time(c.last_command)
     if seconds:
         if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
             return invalid

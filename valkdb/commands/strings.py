@@ -77,7 +77,7 @@ def parse_expiry_options(argv: list[bytes], start: int, for_set: bool):  # type:
 def expiry_deadline(c, unit: bytes, arg: bytes) -> int:  # type: ignore[no-untyped-def]
     """getExpireMillisecondsOrReply: EX/PX relative, EXAT/PXAT absolute; > 0 and no overflow."""
     value = to_int(arg)
-    invalid = errors.err(f"ERR invalid expire time in '{c.last_command}' command")
+    invalid = errors.invalid_expire_time(c.last_command)
     seconds = unit in (b"EX", b"EXAT")
     if value <= 0 or (seconds and value > LLONG_MAX // 1000):
         raise CommandError(invalid)
