@@ -23,19 +23,6 @@ def to_int(arg: bytes, error: bytes = errors.NOT_INTEGER) -> int:
     raise CommandError(error)
 
 
-def to_float(arg: bytes, error: bytes = errors.NOT_FLOAT) -> float:
-    """Redis's strtod-based parse: no surrounding spaces, no NaN; 'inf' and '-inf' allowed."""
-    if arg and not arg[:1].isspace() and not arg[-1:].isspace() and b"_" not in arg:
-        try:
-            value = float(arg)
-        except ValueError:
-            pass
-        else:
-            if not math.isnan(value):
-                return value
-    raise CommandError(error)
-
-
 def db_index(client, arg: bytes) -> int:  # type: ignore[no-untyped-def]
     """A database number for SELECT, MOVE, COPY ... DB: integer, then in range."""
     index = to_int(arg)

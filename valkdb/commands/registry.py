@@ -21,7 +21,7 @@ Handler = Callable[[Any, list], bytes]
 class Command:
     __slots__ = (
         "name", "handler", "arity", "flags", "first_key", "last_key", "step",
-        "subcommands", "parent", "write", "no_auth", "pubsub_ok", "loading_ok", "no_multi",
+        "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
         "runs_in_multi",
     )
 
@@ -41,7 +41,6 @@ class Command:
         # Commands a RESP2 client in subscribed mode may run (Redis 7.0 processCommand).
         self.pubsub_ok = name in ("ping", "quit", "reset", "subscribe", "unsubscribe",
                                   "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe")
-        self.loading_ok = "loading" in self.flags
         self.no_multi = "no_multi" in self.flags
         # Inside MULTI every other command is queued (Redis 7.0 processCommand).
         self.runs_in_multi = name in ("exec", "discard", "multi", "watch", "quit", "reset")

@@ -8,7 +8,7 @@ from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.registry import command
 from valkdb.errors import CommandError
-from valkdb.protocol.encoder import OK, bulk, integer
+from valkdb.protocol.encoder import EMPTY_BULK, OK, bulk, integer
 from valkdb.store.keyspace import now_ms
 
 _STRING_TOO_LONG = errors.err(
@@ -299,17 +299,17 @@ def getrange(c, argv):
     start, end = to_int(argv[2]), to_int(argv[3])
     value = get_string(c.db, argv[1])
     if value is None:
-        return b"$0\r\n\r\n"
+        return EMPTY_BULK
     size = len(value)
     if start < 0 and end < 0 and start > end:
-        return b"$0\r\n\r\n"
+        return EMPTY_BULK
     if start < 0:
         start = max(size + start, 0)
     if end < 0:
         end = max(size + end, 0)
     end = min(end, size - 1)
     if start > end or size == 0:
-        return b"$0\r\n\r\n"
+        return EMPTY_BULK
     return bulk(value[start : end + 1])
 
 
