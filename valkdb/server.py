@@ -81,8 +81,11 @@ class Server:
         return [listener.server_port for listener in self.listeners]
 
     def _accept(self, sock: socket.socket, address: Any) -> None:
+        if self.shutting_down:  # accepted just before the listener closed: no reply, as Redis
+            sock.close()
+            return
         self.stats["total_connections_received"] += 1
-        if len(self.clients) >= self.config.maxclients or self.shutting_down:
+        if len(self.clients) >= self.config.maxclients:
             self.stats["rejected_connections"] += 1
             try:
                 sock.sendall(errors.MAX_CLIENTS)
