@@ -52,12 +52,13 @@ class CrossProtocolAttack(Exception):
 
 
 class Client:
-    def __init__(self, server: Server, sock: socket.socket, address: Any) -> None:
+    def __init__(self, server: Server, sock: socket.socket | None, address: Any) -> None:
+        """sock None: the client that replays the AOF at start-up (Redis's fake client)."""
         self.server = server
-        self.sock = sock
+        self.sock: socket.socket = sock  # type: ignore[assignment]
         self.id = next(_client_ids)
         self.addr = _format_address(address)
-        self.laddr = _format_address(sock.getsockname())
+        self.laddr = "" if sock is None else _format_address(sock.getsockname())
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
@@ -84,6 +85,7 @@ class Client:
         self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
         self.dirty_cas = False
         self._ready_keys = server.blocking.ready_keys
+        self._propagated = server.propagated
         self.greenlet: gevent.Greenlet | None = None
         self._out: list[bytes] = []
         self._batch_replies: list[bytes] = []  # replies of the batch being run, not yet sent
@@ -147,6 +149,8 @@ class Client:
                     self.close_after_reply = True
                     server.log.debug("Protocol error (%s) from client: %s",
                                      reader.error.decode("latin-1"), self.describe())
+                if server.aof is not None:  # what the batch logged reaches the AOF first
+                    server.aof.before_reply()
                 if reply:
                     self.write(reply)
                 if server.shutting_down:
@@ -181,6 +185,10 @@ class Client:
             return self._refuse(errors.wrong_arity(entry.name), entry)
         if not self.authenticated and not entry.no_auth:
             return self._refuse(errors.NOAUTH, entry)
+        if self.server.gate is not None:  # loading, or writes refused after a disk error
+            refusal = self.server.gate(entry)
+            if refusal is not None:
+                return self._refuse(refusal, entry)
         if (self.channels or self.patterns) and self.resp.version == 2 and not entry.pubsub_ok:
             return self._refuse(errors.err(
                 f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
@@ -196,15 +204,24 @@ class Client:
     def call(self, entry: Command, argv: list[bytes]) -> bytes:
         """Run a checked command (EXEC runs its queue through here too)."""
         self.last_command = entry.name
-        if entry.write:
-            self.server.dirty += 1
         try:
             reply = entry.handler(self, argv)  # type: ignore[misc]
         except CommandError as exc:
             reply = exc.reply
-        if self._ready_keys and not self.in_exec:
-            self.server.blocking.serve_ready()
+        if entry.write:
+            self.server.dirty += 1
+            if self.server.aof is not None and entry.propagate is not None and reply[:1] != b"-":
+                entry.propagate(self, argv, reply)
+        if not self.in_exec:  # a transaction's effects are served and logged after EXEC
+            if self._ready_keys:
+                self.server.blocking.serve_ready()
+            if self._propagated:
+                self.server.commit_propagated()
         return reply
+
+    def propagate(self, argv: list[bytes]) -> None:
+        """Log a command with the effect of the one running, in this client's database."""
+        self.server.propagate(self.db, argv)
 
     def _refuse(self, reply: bytes, entry: Command | None = None) -> bytes:
         """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT).
@@ -233,6 +250,8 @@ class Client:
         if self._batch_replies:
             data = b"".join(self._batch_replies)
             self._batch_replies.clear()
+            if self.server.aof is not None:
+                self.server.aof.before_reply()
             self.write(data)
 
     def write(self, data: bytes) -> None:

@@ -57,6 +57,22 @@ LIMIT_NEGATIVE = err("ERR LIMIT can't be negative")
 VALUE_OUT_OF_RANGE = err("ERR value is out of range")
 NO_SHUTDOWN = err("ERR No shutdown in progress.")
 SHUTDOWN_FAILED = err("ERR Errors trying to SHUTDOWN. Check logs.")
+MISCONF_RDB = err(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to "
+    "disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB "
+    "error.")
+BGSAVE_IN_PROGRESS = err("ERR Background save already in progress")
+BGSAVE_CHILD_ACTIVE = err(
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "
+    "order to schedule a BGSAVE whenever possible.")
+BGREWRITEAOF_IN_PROGRESS = err(
+    "ERR Background append only file rewriting already in progress")
+
+
+def misconf_aof(reason: str) -> bytes:
+    return err(f"MISCONF Errors writing to the AOF file: {reason}")
 
 
 def err_bytes(message: bytes) -> bytes:

@@ -1,8 +1,11 @@
-"""Server: listeners, the client registry, maxclients, the cron greenlet, and shutdown.
+"""Server: listeners, the client registry, maxclients, the cron greenlets, persistence, shutdown.
 
 One gevent StreamServer per bind address spawns a greenlet per connection running
-Client.serve. The cron greenlet (every second) closes idle clients past `timeout`. Shutdown is
-explicit: stop accepting, let every client finish the batch it is running, close the rest, and
+Client.serve. The cron greenlet (every second) closes idle clients past `timeout`; the
+persistence cron (hz times a second) reaps the save/rewrite child, starts saves and rewrites and
+fsyncs the AOF. At start-up the dataset loads while the listeners already answer (-LOADING), as
+Redis does. Shutdown is explicit: save first (a failed save cancels it, as in Redis), stop
+accepting, let every client finish the batch it is running, close the rest, flush the AOF, and
 return the exit status to the launcher within shutdown-timeout.
 """
 
@@ -12,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -21,11 +25,17 @@ from gevent.server import StreamServer
 import valkdb.commands  # noqa: F401  (registers every command family)
 from valkdb import errors
 from valkdb.blocking import Blocking
+from valkdb.commands.registry import Command
 from valkdb.config import Config
 from valkdb.connection import Client
+from valkdb.persistence.aof import AofError
+from valkdb.persistence.appendlog import AppendLog
+from valkdb.persistence.children import Children
+from valkdb.persistence.loading import load_dataset
+from valkdb.persistence.snapshots import Snapshots, remove_file
 from valkdb.pubsub import PubSub
 from valkdb.store.expiry import ActiveExpiry
-from valkdb.store.keyspace import Keyspace
+from valkdb.store.keyspace import Database, Keyspace
 
 
 class Server:
@@ -42,7 +52,17 @@ class Server:
         self.listeners: list[StreamServer] = []
         self.started = time.time()
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
-        self.last_save = int(time.time())
+        self.children = Children()
+        self.rdb = Snapshots(self)
+        self.aof_files = AppendLog(self)  # the AOF directory, its rewrites and its writer
+        self.aof: AppendLog | None = None  # aof_files while appendonly is on (the hot path's test)
+        # (db index, argv) propagated by the command running; committed to the AOF after it.
+        # Clients test it after every command, so it is emptied in place, never replaced.
+        self.propagated: list[tuple[int, list[bytes]]] = []
+        # Set while some commands must be refused: loading, or writes after a disk error.
+        self.gate: Callable[[Command], bytes | None] | None = None
+        self.loading = False
+        self.loading_progress: dict[str, float] = {}  # INFO persistence loading_* fields
         self.stats: dict[str, int] = dict.fromkeys((
             "total_connections_received", "total_commands_processed", "rejected_connections",
             "keyspace_hits", "keyspace_misses"), 0)
@@ -71,10 +91,117 @@ class Server:
         self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron)]
 
     def serve_forever(self) -> int:
-        """Start, then block until shutdown; return the process exit status."""
+        """Start, load the dataset, then block until shutdown; return the exit status."""
         self.start()
+        loader = gevent.spawn(self._load)
+        self._background.append(loader)
         self._stopped.wait()
         return self.exit_status or 0
+
+    def _load(self) -> None:
+        """Load the AOF or the RDB file while clients get -LOADING; a bad file ends the
+        process with status 1, as in Redis."""
+        self.loading = True
+        self.keyspace.set_loading(True)
+        self.update_gate()
+        try:
+            loaded = load_dataset(self)
+        finally:
+            self.loading = False
+            self.keyspace.set_loading(False)
+            self.update_gate()
+        if not loaded:
+            self.stop_listening()
+            self.exit_status = 1
+            self._stopped.set()
+            return
+        self.dirty = 0
+        if self.config.appendonly:
+            self.start_aof()
+        self._background.append(gevent.spawn(self._persistence_cron))
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def start_aof(self) -> None:
+        self.aof_files.open()
+        self.aof = self.aof_files
+        self.keyspace.set_on_expired(self._log_expired)
+
+    def appendonly_changed(self) -> None:
+        """CONFIG SET appendonly: start logging (through a rewrite) or stop (startAppendOnly,
+        stopAppendOnly). Raises OSError or AofError when the AOF cannot be turned on."""
+        files = self.aof_files
+        if self.config.appendonly and self.aof is None:
+            files.enable()
+            self.aof = files
+            self.keyspace.set_on_expired(self._log_expired)
+        elif not self.config.appendonly and self.aof is not None:
+            child = self.children.active
+            if child is not None and child.kind == "aof":
+                self.log.warning("Killing running AOF rewrite child: %d", child.pid)
+                self.children.kill()
+                self.persistence_cleanup(child.pid, child.kind)
+            files.close()
+            self.aof = None
+            self.keyspace.set_on_expired(None)
+            self.update_gate()
+
+    def propagate(self, db: Database, argv: list[bytes]) -> None:
+        if self.aof is not None:
+            self.propagated.append((db.index, argv))
+
+    def commit_propagated(self) -> None:
+        if self.aof is not None:
+            self.aof.commit(self.propagated)
+        self.propagated.clear()
+
+    def _log_expired(self, db: Database, key: bytes) -> None:
+        """An expired key goes from the AOF too (its replay must not see it as live)."""
+        if self.aof is not None:
+            self.aof.commit([(db.index, [b"DEL", key])])
+
+    def update_gate(self) -> None:
+        failing = (self.loading or not self.rdb.last_bgsave_ok
+                   or self.aof is not None and self.aof.write_error is not None)
+        self.gate = self._refusal if failing else None
+
+    def _refusal(self, entry: Command) -> bytes | None:
+        """Redis's processCommand: -MISCONF for writes (and PING) after a disk error, -LOADING
+        for the commands not flagged `loading` while the dataset loads."""
+        if entry.write or entry.name == "ping":
+            if self.rdb.refuses_writes:
+                return errors.MISCONF_RDB
+            if self.aof is not None and self.aof.write_error is not None:
+                return errors.misconf_aof(self.aof.write_error)
+        if self.loading and "loading" not in entry.flags:
+            return errors.LOADING
+        return None
+
+    def _persistence_cron(self) -> None:
+        while True:
+            gevent.sleep(1 / max(self.config.hz, 1))
+            self.persistence_cron()
+
+    def persistence_cron(self) -> None:
+        """Reap a finished child, then start what is due: a BGSAVE, an AOF rewrite, fsync."""
+        done = self.children.poll()
+        if done is not None:
+            child, code, by_signal = done
+            handler = self.rdb if child.kind == "rdb" else self.aof_files
+            handler.child_done(child.pid, child.started, code, by_signal)
+        self.rdb.cron()
+        files = self.aof_files
+        if self.aof is not None:
+            files.cron()
+        if self.children.active is None and (files.rewrite_scheduled or files.due_for_rewrite()):
+            if not files.rewrite_scheduled:
+                self.log.info("Starting automatic rewriting of AOF on %d%% growth",
+                              (files.size - files.base_size) * 100 // max(files.base_size, 1))
+            files.rewrite_scheduled = False
+            try:
+                files.rewrite()
+            except (OSError, AofError) as exc:
+                self.log.warning("%s", exc)  # retried when next due
 
     @property
     def ports(self) -> list[int]:
@@ -115,12 +242,49 @@ class Server:
 
     # -- shutdown ------------------------------------------------------------------------------
 
-    def shutdown(self, reason: str, status: int = 0) -> None:
-        """Graceful stop: no new clients, batches in flight finish, then every client closes."""
+    def prepare_shutdown(self, save: bool | None = None, force: bool = False) -> bool:
+        """Redis's prepareForShutdown, before anything stops: stop a saving child, save the
+        RDB when asked (save None: when save points are configured; never while loading).
+        False when the save failed and not forced: the server keeps running."""
+        child = self.children.kill()
+        if child is not None:
+            self.log.warning("There is a child %s. Killing it!",
+                             "saving an .rdb" if child.kind == "rdb" else "rewriting the AOF")
+            self.persistence_cleanup(child.pid, child.kind)
+        if save is None:
+            save = bool(self.config.save)
+        if not save or self.loading:
+            return True
+        self.log.info("Saving the final RDB snapshot before exiting.")
+        if self.rdb.save():
+            return True
+        if force:
+            self.log.warning("Error trying to save the DB. Exit anyway.")
+            return True
+        self.log.warning("Error trying to save the DB, can't exit.")
+        return False
+
+    def persistence_cleanup(self, pid: int, kind: str) -> None:
+        """The temporary file of a child that was stopped."""
+        if kind == "rdb":
+            path = os.path.join(self.config.dir, f"temp-{pid}.rdb")
+        else:
+            path = self.aof_files.directory.rewrite_temp_path(pid)
+        remove_file(path)
+
+    def shutdown(self, reason: str, status: int = 0, save: bool | None = None,
+                 prepared: bool = False) -> None:
+        """Graceful stop: save (unless the caller did), no new clients, batches in flight
+        finish, every client closes, the AOF is flushed and fsynced."""
         if self.shutting_down:
             return
-        self.shutting_down = True
         self.log.warning("%s", reason)
+        if not prepared and not self.prepare_shutdown(save):
+            self.log.warning("SIGTERM received but errors trying to shut down the server, "
+                             "check the logs for more information")  # Redis's words, also for INT
+            return
+        self.shutting_down = True
+        saved_dirty = self.dirty
         self.stop_listening()
         busy = []
         for client in list(self.clients.values()):
@@ -134,6 +298,10 @@ class Server:
                 client.kill()
         for greenlet in self._background:
             greenlet.kill(block=False)
+        if self.dirty != saved_dirty and (save or save is None and self.config.save):
+            self.rdb.save()  # batches that were in flight wrote after the first save
+        if self.aof is not None:
+            self.aof.close()
         self.remove_pidfile()
         self.log.warning("valkdb is now ready to exit, bye bye...")
         self.exit_status = status

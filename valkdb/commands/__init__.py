@@ -9,6 +9,7 @@ from valkdb.commands import (  # noqa: F401
     introspection,
     keys,
     lists,
+    persistence,
     pubsub,
     server,
     sets,

@@ -30,7 +30,7 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command
+from valkdb.commands.registry import command, propagates
 from valkdb.commands.sets import EMPTY_SCAN, random_count, random_picks
 from valkdb.commands.strings import long_double
 from valkdb.errors import CommandError
@@ -249,7 +249,11 @@ def hincrbyfloat(c, argv):
         return errors.NAN_OR_INFINITY
     text = longdouble.format_human(result)
     _set_one(c, argv[1], value, argv[2], text)
+    c.propagate([b"HSET", argv[1], argv[2], text])  # exact wherever it is replayed
     return bulk(text)
+
+
+propagates("hincrbyfloat")(None)
 
 
 # -- HRANDFIELD ---------------------------------------------------------------------------------

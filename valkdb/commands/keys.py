@@ -15,13 +15,14 @@ import gevent
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
-from valkdb.commands.registry import command, container
+from valkdb.commands.registry import command, container, propagates
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import (
     MINUS_ONE,
     MINUS_TWO,
     OK,
+    ONE,
     bulk,
     bulk_array,
     bulk_items,
@@ -415,6 +416,19 @@ def expireat(c, argv):
 @command("pexpireat", -3, "write fast", 1, 1, 1)
 def pexpireat(c, argv):
     return _expire(c, argv, seconds=False, relative=False)
+
+
+def propagate_expiry(c, key: bytes) -> None:  # type: ignore[no-untyped-def]
+    """After a command gave key a TTL: log it as an absolute PEXPIREAT, or as a DEL when the
+    deadline had already passed and the key is gone (Redis's propagation of expiries)."""
+    deadline = c.db.deadline(key) if c.db.lookup(key) is not None else None
+    c.propagate([b"DEL", key] if deadline is None else [b"PEXPIREAT", key, b"%d" % deadline])
+
+
+@propagates("expire", "pexpire", "expireat", "pexpireat")
+def _propagate_expire(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
+    if reply == ONE:
+        propagate_expiry(c, argv[1])
 
 
 def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[no-untyped-def]

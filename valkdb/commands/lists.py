@@ -24,7 +24,7 @@ from typing import Any
 from valkdb import errors
 from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
 from valkdb.commands.keys import register_encoding, register_type
-from valkdb.commands.registry import command
+from valkdb.commands.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
 
@@ -369,6 +369,8 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  
     else:
         target.append(item)
     _changed(c, src, source)
+    c.propagate([b"LMOVE", src, dst, b"LEFT" if from_left else b"RIGHT",
+                 b"LEFT" if to_left else b"RIGHT"])
     return item
 
 
@@ -401,6 +403,7 @@ def _first_list(db, keys: list[bytes]) -> tuple[bytes, List] | None:  # type: ig
 def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # type: ignore[no-untyped-def]
     items = _pop_items(value, left, count)
     _changed(c, key, value)
+    c.propagate([b"LPOP" if left else b"RPOP", key, b"%d" % len(items)])
     return _mpop_reply(key, items)
 
 
@@ -433,6 +436,7 @@ def _serving_pops(c, left: bool, count: int | None):  # type: ignore[no-untyped-
             return _mpop_from(c, key, value, left, count)
         item = value.popleft() if left else value.pop()
         _changed(c, key, value)
+        c.propagate([b"LPOP" if left else b"RPOP", key])
         return b"*2\r\n" + bulk(key) + item
 
     return serve
@@ -498,3 +502,8 @@ def blmove(c, argv):
 @command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1)
 def brpoplpush(c, argv):
     return _blocking_move(c, argv[1], argv[2], False, True, to_timeout(argv[3]))
+
+
+# Blocking pops and moves log what they did when they did it (possibly served later, from
+# another client's push), as the non-blocking command: LPOP/RPOP [count], LMOVE.
+propagates("lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmpop", "blmove", "brpoplpush")(None)

@@ -8,6 +8,12 @@ subcommands as "config|get".
 
 A handler is `handler(client, argv) -> bytes`: argv[0] is the command name as sent; the return
 value is the complete encoded reply.
+
+Propagation (what the AOF logs, as Redis propagates): after a write command that did not fail,
+the dispatcher calls its `propagate(client, argv, reply)`, which by default logs argv as it came.
+Commands whose effect depends on the time or on chance (relative expiries, SPOP ...) declare a
+rewrite with `@propagates("name", ...)`; `propagates(...)(None)` marks handlers that log what
+they did themselves (blocking pops, which may be served later from another client's push).
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[[Any, list], bytes]
+Propagate = Callable[[Any, list, bytes], None]
+
+
+def propagate_verbatim(c: Any, argv: list[bytes], reply: bytes) -> None:
+    c.propagate(argv)
 
 
 class Command:
     __slots__ = (
         "name", "handler", "arity", "flags", "first_key", "last_key", "step",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
-        "runs_in_multi",
+        "runs_in_multi", "propagate",
     )
 
     def __init__(
@@ -44,6 +55,7 @@ class Command:
         self.no_multi = "no_multi" in self.flags
         # Inside MULTI every other command is queued (Redis 7.0 processCommand).
         self.runs_in_multi = name in ("exec", "discard", "multi", "watch", "quit", "reset")
+        self.propagate: Propagate | None = propagate_verbatim if self.write else None
 
     def keys(self, argv: list[bytes]) -> list[bytes]:
         """The key arguments, from the declared positions (COMMAND GETKEYS)."""
@@ -70,6 +82,21 @@ def command(
         else:
             COMMANDS[name] = entry
         return handler
+
+    return register
+
+
+def propagates(*names: str) -> Callable[[Propagate | None], Propagate | None]:
+    """Declare how the named write commands are logged (see the module docstring)."""
+    def register(rewrite: Propagate | None) -> Propagate | None:
+        for name in names:
+            parent_name, _, sub = name.partition("|")
+            entry = COMMANDS[parent_name]
+            if sub:
+                assert entry.subcommands is not None, parent_name
+                entry = entry.subcommands[sub.encode()]
+            entry.propagate = rewrite
+        return rewrite
 
     return register
 

@@ -22,7 +22,8 @@ from valkdb.commands.registry import command, container
 from valkdb.config import BY_NAME, SETTINGS, ConfigError, Setting
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
-from valkdb.protocol.encoder import OK, bulk, integer
+from valkdb.persistence.aof import AofError
+from valkdb.protocol.encoder import OK, bulk
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy")
@@ -48,11 +49,6 @@ def shutdown(c, argv):
 def time_(c, argv):
     now = time.time_ns() // 1000
     return b"*2\r\n" + bulk(b"%d" % (now // 1_000_000)) + bulk(b"%d" % (now % 1_000_000))
-
-
-@command("lastsave", 1, "loading stale fast")
-def lastsave(c, argv):
-    return integer(c.server.last_save)
 
 
 # -- INFO --------------------------------------------------------------------------------------
@@ -181,27 +177,68 @@ def _info_memory(c):
 
 def _info_persistence(c):
     server = c.server
-    zero, ok, never = b"0", b"ok", b"-1"
-    return [
-        (b"loading", zero), (b"async_loading", zero),
+    rdb, files, child = server.rdb, server.aof_files, server.children.active
+    now = time.monotonic()
+    zero, never = b"0", b"-1"
+
+    def running(kind: str) -> bytes:
+        return b"1" if child is not None and child.kind == kind else zero
+
+    def seconds(kind: str) -> bytes:
+        return b"%d" % (now - child.started) if child is not None and child.kind == kind else never
+
+    def status(good: bool) -> bytes:
+        return b"ok" if good else b"err"
+
+    fields = [
+        (b"loading", b"1" if server.loading else zero), (b"async_loading", zero),
         (b"current_cow_peak", zero), (b"current_cow_size", zero),
         (b"current_cow_size_age", zero), (b"current_fork_perc", b"0.00"),
         (b"current_save_keys_processed", zero), (b"current_save_keys_total", zero),
+    ]
+    if server.loading:
+        progress = server.loading_progress
+        total, loaded = progress.get("total_bytes", 0), progress.get("loaded_bytes", 0)
+        started = progress.get("start_time", time.time())
+        elapsed = time.time() - started
+        eta = (total - loaded) * elapsed / loaded if loaded else 1
+        fields += [
+            (b"loading_start_time", b"%d" % started), (b"loading_total_bytes", b"%d" % total),
+            (b"loading_rdb_used_mem", zero), (b"loading_loaded_bytes", b"%d" % loaded),
+            (b"loading_loaded_perc", b"%.2f" % (100 * loaded / total if total else 0)),
+            (b"loading_eta_seconds", b"%d" % eta),
+        ]
+    fields += [
         (b"rdb_changes_since_last_save", b"%d" % server.dirty),
-        (b"rdb_bgsave_in_progress", zero),
-        (b"rdb_last_save_time", b"%d" % server.last_save),
-        (b"rdb_last_bgsave_status", ok), (b"rdb_last_bgsave_time_sec", never),
-        (b"rdb_current_bgsave_time_sec", never), (b"rdb_saves", zero),
-        (b"rdb_last_cow_size", zero), (b"rdb_last_load_keys_expired", zero),
-        (b"rdb_last_load_keys_loaded", zero),
-        (b"aof_enabled", b"1" if server.config.appendonly else zero),
-        (b"aof_rewrite_in_progress", zero), (b"aof_rewrite_scheduled", zero),
-        (b"aof_last_rewrite_time_sec", never), (b"aof_current_rewrite_time_sec", never),
-        (b"aof_last_bgrewrite_status", ok), (b"aof_rewrites", zero),
-        (b"aof_rewrites_consecutive_failures", zero), (b"aof_last_write_status", ok),
+        (b"rdb_bgsave_in_progress", running("rdb")),
+        (b"rdb_last_save_time", b"%d" % rdb.last_save),
+        (b"rdb_last_bgsave_status", status(rdb.last_bgsave_ok)),
+        (b"rdb_last_bgsave_time_sec", b"%d" % rdb.last_bgsave_seconds),
+        (b"rdb_current_bgsave_time_sec", seconds("rdb")), (b"rdb_saves", b"%d" % rdb.saves),
+        (b"rdb_last_cow_size", zero),
+        (b"rdb_last_load_keys_expired", b"%d" % rdb.last_load_keys[1]),
+        (b"rdb_last_load_keys_loaded", b"%d" % rdb.last_load_keys[0]),
+        (b"aof_enabled", b"1" if server.aof is not None else zero),
+        (b"aof_rewrite_in_progress", running("aof")),
+        (b"aof_rewrite_scheduled", b"1" if files.rewrite_scheduled else zero),
+        (b"aof_last_rewrite_time_sec", b"%d" % files.last_rewrite_seconds),
+        (b"aof_current_rewrite_time_sec", seconds("aof")),
+        (b"aof_last_bgrewrite_status", status(files.last_rewrite_ok)),
+        (b"aof_rewrites", b"%d" % files.rewrites),
+        (b"aof_rewrites_consecutive_failures", b"%d" % files.rewrite_failures),
+        (b"aof_last_write_status", status(files.write_error is None)),
         (b"aof_last_cow_size", zero), (b"module_fork_in_progress", zero),
         (b"module_fork_last_cow_size", zero),
     ]
+    if server.aof is not None:
+        fields += [
+            (b"aof_current_size", b"%d" % files.size), (b"aof_base_size", b"%d" % files.base_size),
+            (b"aof_pending_rewrite", b"1" if files.rewrite_scheduled else zero),
+            (b"aof_buffer_length", b"%d" % files.buffered()),
+            (b"aof_pending_bio_fsync", b"1" if files.fsync_pending() else zero),
+            (b"aof_delayed_fsync", zero),
+        ]
+    return fields
 
 
 def _info_stats(c):
@@ -399,6 +436,14 @@ def config_set(c, argv):
         for setting, old in previous:
             config.set(setting.name, old)
         raise _config_set_error(setting.name.encode(), exc.args[0]) from None
+    if any(setting.name == "appendonly" for setting, _ in chosen):
+        try:
+            c.server.appendonly_changed()
+        except (OSError, AofError) as exc:
+            c.server.log.warning("Unable to turn on AOF: %s", exc)
+            config.set("appendonly", "no")
+            raise _config_set_error(b"appendonly", "Unable to turn on AOF. Check server "
+                                    "logs.") from None
     return OK
 
 

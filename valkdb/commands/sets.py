@@ -34,7 +34,7 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command
+from valkdb.commands.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ONE, ZERO, bulk, bulk_array, integer
 from valkdb.protocol.reader import parse_length
@@ -260,6 +260,7 @@ def spop(c, argv):
         return c.resp.null
     member = value.pop_random()
     _changed(c, argv[1], value)
+    c.propagate([b"SREM", argv[1], member])
     return bulk(member)
 
 
@@ -275,11 +276,13 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     if count >= size:  # the whole set, in the order of a set rebuilt from it (as SUNION)
         popped = new_set(value.members, intset_limit(c)).ordered()
         c.db.delete(key)
+        c.propagate([b"DEL", key])
         return c.resp.bulk_set(popped)
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         popped = [value.pop_random() for _ in range(count)]
         _changed(c, key, value)
+        c.propagate([b"SREM", key, *popped])
         return c.resp.bulk_set(popped)
     # Popping most of the set: Redis picks the members to keep, builds a new set of them (whose
     # encoding is computed afresh) and replies with the rest of the old one, in its order.
@@ -287,7 +290,11 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     rebuilt = new_set(kept, intset_limit(c))
     popped = [member for member in value.ordered() if member not in rebuilt]
     c.db.replace(key, rebuilt)
+    c.propagate([b"SREM", key, *popped])
     return c.resp.bulk_set(popped)
+
+
+propagates("spop")(None)  # logged as what was popped: SREM (or DEL), never at random again
 
 
 @command("srandmember", -2, "readonly", 1, 1, 1)

@@ -6,7 +6,8 @@ from fractions import Fraction
 
 from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
-from valkdb.commands.registry import command
+from valkdb.commands.keys import propagate_expiry
+from valkdb.commands.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_BULK, OK, bulk, integer
 from valkdb.store.keyspace import now_ms
@@ -138,6 +139,22 @@ def psetex(c, argv):
     return OK
 
 
+@propagates("set", "setex", "psetex")
+def _propagate_set(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
+    """SET with a relative or absolute expiry goes to the AOF as SET key value PXAT <ms>."""
+    if len(argv) == 3:
+        c.propagate(argv)
+        return
+    key, value = argv[1], argv[2] if argv[0].lower() == b"set" else argv[3]
+    current = c.db.lookup(key)
+    if current is None:  # an expiry already past deleted it (or XX found nothing: harmless)
+        c.propagate([b"DEL", key])
+    elif current is value:  # this command stored it (NX or XX did not prevent it)
+        deadline = c.db.deadline(key)
+        c.propagate([b"SET", key, value] if deadline is None else
+                    [b"SET", key, value, b"PXAT", b"%d" % deadline])
+
+
 @command("getset", 3, "write denyoom fast", 1, 1, 1)
 def getset(c, argv):
     old = get_string(c.db, argv[1])
@@ -165,6 +182,17 @@ def getex(c, argv):
     elif b"PERSIST" in flags:
         c.db.persist(argv[1])
     return bulk(value)
+
+
+@propagates("getex")
+def _propagate_getex(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
+    flags, unit_arg = parse_expiry_options(argv, 2, False)
+    if reply == c.resp.null:
+        return
+    if unit_arg is not None:
+        propagate_expiry(c, argv[1])
+    elif b"PERSIST" in flags:
+        c.propagate([b"PERSIST", argv[1]])
 
 
 @command("mget", -2, "readonly fast", 1, -1, 1)
@@ -289,7 +317,11 @@ def incrbyfloat(c, argv):
         c.db.store(argv[1], text)
     else:
         c.db.replace(argv[1], text)
+    c.propagate([b"SET", argv[1], text, b"KEEPTTL"])  # exact wherever it is replayed
     return bulk(text)
+
+
+propagates("incrbyfloat")(None)
 
 
 # -- ranges -------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command
+from valkdb.commands.registry import command, propagates
 from valkdb.commands.sets import Set, random_picks
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ZERO, bulk, bulk_array, format_double, integer
@@ -683,6 +683,7 @@ def zremrangebylex(c, argv):
 def _pop(c, key: bytes, zs: ZSet, highest: bool, count: int) -> list[tuple[float, bytes]]:  # type: ignore[no-untyped-def]
     popped = [zs.pop_end(highest) for _ in range(min(count, len(zs)))]
     _after_removal(c, key, zs)
+    c.propagate([b"ZPOPMAX" if highest else b"ZPOPMIN", key, b"%d" % len(popped)])
     return popped
 
 
@@ -1025,3 +1026,7 @@ def zscan(c, argv):
         if match is None or match(member):
             flat += [member, format_double(score)]
     return scan_reply(b"%d" % next_cursor, flat)
+
+
+# Every pop, blocking or not, logs itself as ZPOPMIN/ZPOPMAX key count (see _pop).
+propagates("zpopmin", "zpopmax", "zmpop", "bzpopmin", "bzpopmax", "bzmpop")(None)

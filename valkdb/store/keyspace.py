@@ -52,6 +52,12 @@ class Database:
         self.expired = 0  # keys removed because their deadline passed (INFO expired_keys)
         self.watched: dict[bytes, dict[Any, None]] = {}  # key -> clients WATCHing it
         self.blocked: dict[bytes, Any] = {}  # key -> deque of blocking.Waiter, oldest first
+        # While a dataset loads nothing expires (Redis's keyIsExpired): replaying an AOF must
+        # see the keys its commands saw, whatever their deadlines are by now.
+        self.loading = False
+        # Called with (db, key) for every key removed because its deadline passed, so the
+        # AOF logs a DEL for it (as Redis propagates expiries); None when nobody listens.
+        self.on_expired: Callable[[Database, bytes], None] | None = None
 
     def shard(self, key: bytes) -> Shard:
         return self.shards[hash(key) % self._n]
@@ -64,13 +70,15 @@ class Database:
         value = shard.data.get(key)
         if value is not None and shard.expires:
             deadline = shard.expires.get(key)
-            if deadline is not None and deadline <= now_ms():
+            if deadline is not None and deadline <= now_ms() and not self.loading:
                 del shard.data[key]
                 del shard.expires[key]
                 shard.deletions += 1
                 self.expired += 1
                 if self.watched:
                     self.touch(key)
+                if self.on_expired is not None:
+                    self.on_expired(self, key)
                 return None
         return value
 
@@ -113,7 +121,7 @@ class Database:
         shard = self.shards[hash(key) % self._n]
         if self.watched:
             self.touch(key)
-        if deadline <= now_ms():
+        if deadline <= now_ms() and not self.loading:
             if shard.data.pop(key, None) is not None:
                 shard.deletions += 1
             shard.expires.pop(key, None)
@@ -232,6 +240,8 @@ class Database:
                     expired += 1
                     if self.watched:
                         self.touch(key)
+                    if self.on_expired is not None:
+                        self.on_expired(self, key)
             shard.deletions += expired
         self.expired += expired
         return len(sample), expired
@@ -242,6 +252,14 @@ class Keyspace:
 
     def __init__(self, databases: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
         self.dbs = [Database(i, nshards, on_deadline) for i in range(databases)]
+
+    def set_loading(self, loading: bool) -> None:
+        for db in self.dbs:
+            db.loading = loading
+
+    def set_on_expired(self, hook: Callable[[Database, bytes], None] | None) -> None:
+        for db in self.dbs:
+            db.on_expired = hook
 
     def __len__(self) -> int:
         return len(self.dbs)

@@ -1,0 +1,63 @@
+"""Persistence commands: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE (Redis's rdb.c and aof.c replies)."""
+
+from __future__ import annotations
+
+from valkdb import errors
+from valkdb.commands.registry import command
+from valkdb.protocol.encoder import OK, integer, simple
+
+
+@command("save", 1, "admin noscript no_async_loading no_multi")
+def save(c, argv):
+    server = c.server
+    active = server.children.active
+    if active is not None and active.kind == "rdb":
+        return errors.BGSAVE_IN_PROGRESS
+    return OK if server.rdb.save() else errors.err("ERR")
+
+
+@command("bgsave", -1, "admin noscript no_async_loading")
+def bgsave(c, argv):
+    schedule = False
+    if len(argv) > 1:
+        if len(argv) != 2 or argv[1].lower() != b"schedule":
+            return errors.SYNTAX
+        schedule = True
+    server = c.server
+    active = server.children.active
+    if active is not None and active.kind == "rdb":
+        return errors.BGSAVE_IN_PROGRESS
+    if active is not None or c.in_exec:
+        if not (schedule or c.in_exec):
+            return errors.BGSAVE_CHILD_ACTIVE
+        server.rdb.scheduled = True
+        return simple(b"Background saving scheduled")
+    try:
+        server.rdb.background()
+    except OSError:
+        return errors.err("ERR")
+    return simple(b"Background saving started")
+
+
+@command("bgrewriteaof", 1, "admin noscript no_async_loading")
+def bgrewriteaof(c, argv):
+    server = c.server
+    active = server.children.active
+    if active is not None and active.kind == "aof":
+        return errors.BGREWRITEAOF_IN_PROGRESS
+    files = server.aof_files
+    if active is not None or c.in_exec:
+        files.rewrite_scheduled = True
+        files.rewrite_failures = 0
+        return simple(b"Background append only file rewriting scheduled")
+    try:
+        files.rewrite()
+    except OSError:
+        return errors.err("ERR Can't execute an AOF background rewriting. Please check the "
+                          "server logs for more information.")
+    return simple(b"Background append only file rewriting started")
+
+
+@command("lastsave", 1, "loading stale fast")
+def lastsave(c, argv):
+    return integer(c.server.rdb.last_save)
