@@ -108,7 +108,7 @@ class Blocking:
                         # Sent now, from this greenlet, as Redis sends it with the pusher's
                         # reply: the waiter's greenlet would run only after every other ready
                         # client of this loop iteration (~100 ms with 5,000 busy clients).
-                        waiter.client.deliver(reply)
+                        waiter.client.deliver_served(reply)
                         waiter.finish(b"")
 
     def block(self, client: Any, keys: list[bytes], timeout: float, serve: Serve) -> bytes | None:

@@ -8,6 +8,9 @@ after an option up to the next option form its value (`--save 900 1`).
 
 Signals (as gunicorn queues them): TERM and INT shut down gracefully (a second INT exits at
 once), HUP reloads the config file, USR1 reopens the log file.
+
+Two subcommands stand in for Redis's separate tools: `valkdb check-aof [--fix] FILE` (like
+redis-check-aof) and `valkdb check-rdb FILE` (like redis-check-rdb).
 """
 
 from __future__ import annotations
@@ -37,12 +40,18 @@ _SHORT_OPTIONS = {"-b", "-c", "-D", "-h", "-v"}
 
 
 class RedisLogFormatter(logging.Formatter):
-    """Redis's log line: `pid:M 26 Nov 2026 20:18:09.123 * message`."""
+    """Redis's log line: `pid:M 26 Nov 2026 20:18:09.123 * message` (C: a forked child)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server_pid = os.getpid()
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(record.created))
         mark = _MARKS.get(record.levelno, "#" if record.levelno > logging.WARNING else "*")
-        return f"{record.process}:M {stamp}.{int(record.msecs):03d} {mark} {record.getMessage()}"
+        role = "M" if record.process == self.server_pid else "C"
+        return (f"{record.process}:{role} {stamp}.{int(record.msecs):03d} {mark} "
+                f"{record.getMessage()}")
 
 
 def _setting_for(option: str) -> Setting | None:
@@ -130,6 +139,35 @@ def _fatal(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def main() -> None:
+    """The console script: a file-checking subcommand, or the server."""
+    args = sys.argv[1:]
+    if args and args[0] in _TOOLS:
+        status, lines = _TOOLS[args[0]](args[1:])
+        for line in lines:
+            click.echo(line)
+        sys.exit(status)
+    serve.main(args=args, prog_name="valkdb")
+
+
+def _check_rdb(args: list[str]) -> tuple[int, list[str]]:
+    from valkdb.persistence.rdb import check_rdb  # noqa: PLC0415 (only this subcommand needs it)
+
+    if len(args) != 1:
+        return 1, ["Usage: valkdb check-rdb <rdb-file-name>"]
+    ok, lines = check_rdb(args[0])
+    return (0 if ok else 1), lines
+
+
+def _check_aof(args: list[str]) -> tuple[int, list[str]]:
+    from valkdb.persistence.aof import check_aof_main  # noqa: PLC0415
+
+    return check_aof_main(args)
+
+
+_TOOLS = {"check-aof": _check_aof, "check-rdb": _check_rdb}
+
+
 @click.command(cls=RedisStyleCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("config_file", required=False, type=click.Path(dir_okay=False))
 @click.option("-c", "--config", "config_option", type=click.Path(dir_okay=False),
@@ -138,12 +176,13 @@ def _fatal(message: str) -> NoReturn:
 @click.version_option(__version__, "-v", "--version",
                       message=f"valkdb %(version)s (Redis server v={REDIS_VERSION} compatible)")
 @_setting_options
-def main(config_file: str | None, config_option: str | None, check_config: bool,
-         **values: tuple[str, ...]) -> None:
+def serve(config_file: str | None, config_option: str | None, check_config: bool,
+          **values: tuple[str, ...]) -> None:
     """valkdb: a Redis 7.0-compatible server. Options override the config file.
 
     Every setting is also an option, redis-server style: `valkdb [redis.conf] --port 7000
-    --save 900 1 300 10`.
+    --save 900 1 300 10`. `valkdb check-aof [--fix] FILE` and `valkdb check-rdb FILE` check
+    persistence files.
     """
     path = config_option or config_file
     overrides = []
@@ -226,6 +265,12 @@ def run(config: Config, reload: Callable[[], Config] | None = None) -> int:
     """
     if config.daemonize:
         _daemonize()  # before gevent's hub exists, so the child starts clean
+    try:  # data files live in `dir`, as Redis chdirs there
+        os.chdir(config.dir)
+    except OSError as exc:
+        click.echo(f"Can't chdir to '{config.dir}': {exc.strerror}", err=True)
+        return 1
+    config.set("dir", os.getcwd(), startup=True)
     log = setup_logging(config)
     import gevent  # noqa: PLC0415  (after a daemonizing fork)
 

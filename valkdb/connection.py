@@ -8,6 +8,10 @@ Output from other greenlets (pub/sub messages) is queued in `_out` and flushed b
 greenlet is not already sending, so replies and messages keep their order and a publisher never
 waits on a slow subscriber. A subscriber whose queued output passes its class's
 client-output-buffer-limit is disconnected.
+
+With the AOF on, replies whose commands are not in the AOF yet are held (`_held`, tagged with
+the AOF's flush round) until that round has written them (and fsynced, with appendfsync always):
+everything sent to the client after them is held too, so the order stays.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from valkdb import errors
-from valkdb.commands.registry import COMMANDS, Command
+from valkdb.commands.registry import COMMANDS, Command, propagate_verbatim
 from valkdb.commands.transactions import exec_, exec_refused
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import QUEUED, RESP2_ENCODER
@@ -90,6 +94,7 @@ class Client:
         self._out: list[bytes] = []
         self._batch_replies: list[bytes] = []  # replies of the batch being run, not yet sent
         self._out_size = 0
+        self._held: list[tuple[int, bytes]] = []  # (AOF flush round, data) waiting for it
         self._sending = False
         self._soft_limit_since = 0.0
 
@@ -149,10 +154,8 @@ class Client:
                     self.close_after_reply = True
                     server.log.debug("Protocol error (%s) from client: %s",
                                      reader.error.decode("latin-1"), self.describe())
-                if server.aof is not None:  # what the batch logged reaches the AOF first
-                    server.aof.before_reply()
                 if reply:
-                    self.write(reply)
+                    self.reply(reply)
                 if server.shutting_down:
                     break
         except QueryBufferOverflow:
@@ -209,9 +212,18 @@ class Client:
         except CommandError as exc:
             reply = exc.reply
         if entry.write:
-            self.server.dirty += 1
-            if self.server.aof is not None and entry.propagate is not None and reply[:1] != b"-":
-                entry.propagate(self, argv, reply)
+            server = self.server
+            server.dirty += 1
+            aof = server.aof
+            if aof is not None and reply[:1] != b"-":
+                propagate = entry.propagate
+                if propagate is propagate_verbatim:  # the common case, inlined
+                    if self.in_exec:
+                        self._propagated.append((self.db.index, argv))
+                    else:
+                        aof.pending.append((self.db.index, argv))
+                elif propagate is not None:
+                    propagate(self, argv, reply)
         if not self.in_exec:  # a transaction's effects are served and logged after EXEC
             if self._ready_keys:
                 self.server.blocking.serve_ready()
@@ -220,8 +232,15 @@ class Client:
         return reply
 
     def propagate(self, argv: list[bytes]) -> None:
-        """Log a command with the effect of the one running, in this client's database."""
-        self.server.propagate(self.db, argv)
+        """Log a command with the effect of the one running, in this client's database; a
+        transaction's commands are collected until EXEC, to be logged inside MULTI/EXEC."""
+        aof = self.server.aof
+        if aof is None:
+            return
+        if self.in_exec:
+            self._propagated.append((self.db.index, argv))
+        else:
+            aof.pending.append((self.db.index, argv))
 
     def _refuse(self, reply: bytes, entry: Command | None = None) -> bytes:
         """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT).
@@ -250,12 +269,35 @@ class Client:
         if self._batch_replies:
             data = b"".join(self._batch_replies)
             self._batch_replies.clear()
-            if self.server.aof is not None:
-                self.server.aof.before_reply()
+            self.reply(data)
+
+    def reply(self, data: bytes) -> None:
+        """Send replies of commands this client ran: after their effects are in the AOF."""
+        aof = self.server.aof
+        if aof is not None and aof.unflushed():
+            aof.hold(self, data)
+        else:
             self.write(data)
+
+    def hold(self, round_: int, data: bytes) -> None:
+        self._held.append((round_, data))
+
+    def release(self, round_: int) -> None:
+        """The AOF flush round `round_` is done: send what waited for it (or earlier ones)."""
+        held = self._held
+        count = 0
+        while count < len(held) and held[count][0] <= round_:
+            count += 1
+        if count:
+            data = b"".join([part for _, part in held[:count]])
+            del held[:count]
+            self._send_or_queue(data, None)
 
     def write(self, data: bytes) -> None:
         """Send a reply from this client's own greenlet, after anything already queued."""
+        if self._held:
+            self._held.append((self.server.aof_files.round, data))
+            return
         if self._sending or self._out:
             self._out.append(data)
             self._out_size += len(data)
@@ -279,6 +321,23 @@ class Client:
         """Send from another greenlet (a pub/sub message, a blocked client's reply) without
         ever waiting: what the socket does not take at once is queued for a flushing greenlet,
         and past its class's client-output-buffer-limit the client is disconnected."""
+        if self.closed:
+            return
+        if self._held:
+            self._held.append((self.server.aof_files.round, data))
+            return
+        self._send_or_queue(data, limit_class)
+
+    def deliver_served(self, data: bytes) -> None:
+        """The reply of this blocked client, served by another client's command: like that
+        command's own reply, it waits until the command is in the AOF."""
+        aof = self.server.aof
+        if aof is not None and aof.unflushed():
+            aof.hold(self, data)
+        else:
+            self.deliver(data)
+
+    def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:
         if self.closed:
             return
         if not self._sending and not self._out:

@@ -56,7 +56,7 @@ class Server:
         self.rdb = Snapshots(self)
         self.aof_files = AppendLog(self)  # the AOF directory, its rewrites and its writer
         self.aof: AppendLog | None = None  # aof_files while appendonly is on (the hot path's test)
-        # (db index, argv) propagated by the command running; committed to the AOF after it.
+        # (db index, argv) propagated by a transaction, logged inside MULTI/EXEC after EXEC.
         # Clients test it after every command, so it is emptied in place, never replaced.
         self.propagated: list[tuple[int, list[bytes]]] = []
         # Set while some commands must be refused: loading, or writes after a disk error.
@@ -145,10 +145,6 @@ class Server:
             self.aof = None
             self.keyspace.set_on_expired(None)
             self.update_gate()
-
-    def propagate(self, db: Database, argv: list[bytes]) -> None:
-        if self.aof is not None:
-            self.propagated.append((db.index, argv))
 
     def commit_propagated(self) -> None:
         if self.aof is not None:

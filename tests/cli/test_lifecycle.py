@@ -126,11 +126,32 @@ def test_shutdown_refusals_match_redis(pair, flags):
     assert ours.proc.poll() is None
 
 
-def test_shutdown_save_fails_without_persistence(pair):
-    """SHUTDOWN SAVE cannot save, so it refuses as Redis does when its save fails."""
-    ours, _ = pair
-    assert _reply(ours.port, "SHUTDOWN", "SAVE") == errors.SHUTDOWN_FAILED
-    assert ours.proc.poll() is None
+def test_shutdown_save_writes_the_snapshot(tmp_path):
+    server = start_valkdb(cwd=str(tmp_path))
+    try:
+        assert _reply(server.port, "SET", "k", "v") == b"+OK\r\n"
+        assert _reply(server.port, "SHUTDOWN", "SAVE") == b""  # closed without a reply
+        assert server.proc.wait(5) == 0
+        assert "DB saved on disk" in server.log()
+        assert (tmp_path / "dump.rdb").read_bytes().startswith(b"REDIS0010")
+    finally:
+        server.stop()
+
+
+def test_shutdown_refused_when_the_save_fails(tmp_path):
+    """As Redis: the save fails (dump.rdb is a directory here), so the server keeps running;
+    FORCE exits anyway, without the snapshot."""
+    server = start_valkdb(cwd=str(tmp_path))
+    (tmp_path / "dump.rdb").mkdir()
+    try:
+        assert _reply(server.port, "SHUTDOWN", "SAVE") == errors.SHUTDOWN_FAILED
+        assert server.proc.poll() is None
+        assert "Error trying to save the DB, can't exit." in server.log()
+        assert _reply(server.port, "SHUTDOWN", "SAVE", "FORCE") == b""
+        assert server.proc.wait(5) == 0
+        assert "Error trying to save the DB. Exit anyway." in server.log()
+    finally:
+        server.stop()
 
 
 def _connections_accepted(port: int, attempts: int) -> tuple[int, bytes]:

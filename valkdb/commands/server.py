@@ -35,12 +35,13 @@ def shutdown(c, argv):
         return errors.SYNTAX
     if b"ABORT" in flags:
         return errors.NO_SHUTDOWN  # valkdb shuts down at once: nothing is ever pending
-    if b"SAVE" in flags and b"FORCE" not in flags:  # as Redis does when the save fails
-        c.server.log.warning("Error trying to save the DB, can't exit (no persistence yet).")
+    server = c.server
+    server.log.warning("User requested shutdown...")
+    save = True if b"SAVE" in flags else False if b"NOSAVE" in flags else None
+    if not server.prepare_shutdown(save, force=b"FORCE" in flags):
         return errors.SHUTDOWN_FAILED
-    c.server.log.warning("User requested shutdown...")
-    # Run the shutdown in its own greenlet: it closes this client too, without a reply.
-    gevent.spawn(c.server.shutdown, "Received SHUTDOWN, shutting down")
+    # Run the rest in its own greenlet: it closes this client too, without a reply.
+    gevent.spawn(server.shutdown, "Received SHUTDOWN, shutting down", save=save, prepared=True)
     c.close_after_reply = True
     return b""
 

@@ -781,15 +781,16 @@ class AofFileReader:
     """The commands of one RESP AOF file, read as loadSingleAppendOnlyFile() reads them.
 
     commands() yields each command's argv, MULTI and EXEC included: the caller executes them as
-    Redis's AOF client does (commands after MULTI are queued until EXEC). It raises AofError
+    Redis's AOF client does (everything after MULTI, a nested MULTI too, is queued until EXEC;
+    an EXEC without MULTI does nothing). It raises AofError
     for what Redis calls a bad format. When it finishes, `truncated` says whether Redis would
     treat the file as cut short (an incomplete command at the end, or a MULTI never followed by
     EXEC: `reverted_multi`), and `valid_up_to` is the offset Redis truncates the file to; queued
     commands of an unfinished MULTI must then be dropped, not executed.
 
     `offset` is where the RESP part starts (after an RDB preamble). Well-formed input is parsed
-    by hiredis and checked byte for byte against its canonical encoding; anything else (
-    annotations, odd spacing, bad data) goes through an exact model of Redis's parser."""
+    by hiredis and checked byte for byte against its canonical encoding; anything else
+    (annotations, odd spacing, bad data) goes through an exact model of Redis's parser."""
 
     def __init__(self, f: BinaryIO, name: str, offset: int = 0) -> None:
         self.name = name
@@ -951,6 +952,8 @@ class _AofChecker:
         self.epos = 0
         self.line = 1  # like Redis's static counter: it runs on across the files of a manifest
         self.argc_buffer = bytearray(CHECKER_LINE_MAX + 1)  # readLong()'s stack buffer
+        self.multi = 0  # of the file being checked: MULTIs without their EXEC
+        self.ok_up_to = 0  # where its last command outside a MULTI/EXEC started
 
     def out(self, text: str) -> None:
         self.lines.append(text)
@@ -1010,7 +1013,7 @@ class _AofChecker:
             return None
         return data[pos:pos + length], pos + length + 2
 
-    def process_resp(self, data: bytes, pos: int, path: str, multi: list[int]) -> int | None:
+    def process_resp(self, data: bytes, pos: int, path: str) -> int | None:
         header = self.read_long(data, pos, "*")
         if header is None:
             return None
@@ -1023,34 +1026,53 @@ class _AofChecker:
             if i == 0:
                 command = _c_string(arg).lower()
                 if command == b"multi":
-                    multi[0] += 1
-                    if multi[0] > 1:
+                    self.multi += 1
+                    if self.multi > 1:
                         self.set_error(f"Unexpected MULTI in AOF {path}")
                         return None
                 elif command == b"exec":
-                    multi[0] -= 1
-                    if multi[0]:
+                    self.multi -= 1
+                    if self.multi:
                         self.set_error(f"Unexpected EXEC in AOF {path}")
                         return None
         return pos
 
     def skip_canonical(self, data: bytes, pos: int) -> int:
-        """Where the canonical commands from pos on end, up to a MULTI or EXEC: for those,
-        process_resp() would only count lines (as done here) and move along."""
-        commands = _canonical_commands(data[pos:pos + _CHUNK], 0)[0]
-        taken = 0
-        for argv in commands:
-            if _c_string(argv[0]).lower() in _MULTI_EXEC:
-                break
-            taken += 1
-        if not taken:
+        """Where the canonical commands from pos on end (short of a misplaced MULTI or EXEC,
+        left to process_resp() for its error): for those, processRESP() only counts lines and
+        follows MULTI/EXEC, as done here at C speed when the batch has neither."""
+        commands, size, _ = _canonical_commands(data[pos:pos + _CHUNK], 0)
+        if not commands:
             return pos
-        done = commands[:taken]
-        self.line += taken + 2 * sum(map(len, done))
-        end = pos + sum(map(len, map(encode_command, done)))
+        names = b"".join(map(itemgetter(0), commands))
+        if b"\0" not in names and _MULTI_EXEC.isdisjoint(
+                map(bytes.lower, map(itemgetter(0), commands))):
+            done = commands
+            end = pos + size
+        else:
+            done = []
+            end = pos
+            for argv in commands:
+                if not self.multi:
+                    self.ok_up_to = end
+                name = _c_string(argv[0]).lower()
+                if name == b"multi":
+                    if self.multi:
+                        break
+                    self.multi = 1
+                elif name == b"exec":
+                    if self.multi != 1:
+                        break
+                    self.multi = 0
+                done.append(argv)
+                end += len(encode_command(argv))
+            if not done:
+                return pos
+        self.line += len(done) + 2 * sum(map(len, done))
         last = done[-1]
         self.epos = end - 2 - len(last[-1])  # readBytes() of the last argument
-        self.argc_buffer[:len(b"*%d\r\n\0" % len(last))] = b"*%d\r\n\0" % len(last)
+        header = b"*%d\r\n\0" % len(last)
+        self.argc_buffer[:len(header)] = header
         return end
 
     def process_annotation(self, data: bytes, pos: int, path: str,
@@ -1093,12 +1115,12 @@ class _AofChecker:
         pos = 0
         if preamble:
             pos = self.check_preamble(name, path)
-        multi = [0]
-        ok_up_to = pos
+        self.multi = 0
+        self.ok_up_to = pos
         at_eof = False  # feof(): the input ran out, not a format error
         while True:
-            if not multi[0]:
-                ok_up_to = pos
+            if not self.multi:
+                self.ok_up_to = pos
             if pos >= len(data):
                 at_eof = True
                 break
@@ -1113,7 +1135,7 @@ class _AofChecker:
                 if after > pos:
                     pos = after
                     continue
-                after = self.process_resp(data, pos, path, multi)
+                after = self.process_resp(data, pos, path)
                 if after is None:
                     at_eof = not self.error
                     break
@@ -1121,10 +1143,11 @@ class _AofChecker:
             else:
                 self.out(f"AOF {name} format error")
                 break
-        if at_eof and multi[0] and not self.error:
+        if at_eof and self.multi and not self.error:
             self.set_error("Reached EOF before reading EXEC for MULTI")
         if self.error:
             self.out(self.error)
+        ok_up_to = self.ok_up_to
         diff = len(data) - ok_up_to
         if diff == 0 and self.to_timestamp:
             self.out(f"Truncate nothing in AOF {name} to timestamp {self.to_timestamp}")

@@ -1,8 +1,8 @@
 """The append-only file while the server runs: what is logged, when it reaches the disk, rewrites.
 
-Write commands that succeed are propagated (commands/registry.py) as (db, argv) pairs; after
-each command (after EXEC for a transaction) they are encoded into `_buffer`, wrapped in
-MULTI/EXEC when one command logged several, with a SELECT whenever the database changes.
+Write commands that succeed are propagated (commands/registry.py) as (db, argv) pairs and
+collected in `pending` (wrapped in MULTI/EXEC when one command or one EXEC logged several);
+they are encoded when written, with a SELECT whenever the database changes.
 
 When it reaches the disk (flushAppendOnlyFile): before a client's batch of replies leaves,
 the buffer is written to the current INCR file, so no acknowledged write is lost when the
@@ -31,6 +31,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import gevent
 from gevent import get_hub
 from gevent.event import Event
 
@@ -40,17 +41,18 @@ from valkdb.persistence.aof import (
     AofFile,
     AofWriteError,
     Manifest,
+    encode_command,
     select_command,
 )
 from valkdb.persistence.snapshots import dump_keyspace, remove_file
-from valkdb.protocol.encoder import bulk_array, format_double
+from valkdb.protocol.encoder import format_double
 
 if TYPE_CHECKING:
     from valkdb.server import Server
     from valkdb.store.keyspace import Keyspace
 
-_MULTI = bulk_array([b"MULTI"])
-_EXEC = bulk_array([b"EXEC"])
+_MULTI = [b"MULTI"]
+_EXEC = [b"EXEC"]
 ITEMS_PER_COMMAND = 64  # AOF_REWRITE_ITEMS_PER_CMD
 REWRITE_FAILURES_BEFORE_LIMIT = 3  # then retries wait 1, 2, 4 ... 60 minutes (aofRewriteLimited)
 
@@ -65,13 +67,20 @@ class AppendLog:
         self.file: AofFile | None = None  # the INCR file commands are appended to
         self.logging = False  # appendonly is on: the server logs its writes here
         self.waiting_rewrite = False  # turned on at run time: no BASE yet
-        self._buffer: list[bytes] = []
+        # (db index, argv) logged and not yet written; the dispatcher appends the commands it
+        # logs as they came straight here.
+        self.pending: list[tuple[int, list[bytes]]] = []
+        self._unwritten = b""  # encoded, not yet written (kept after a failed write)
         self._selected = -1  # the database the INCR file's last SELECT chose
         self.written = 0  # bytes this process wrote (over every INCR file)
         self.synced = 0  # how many of those are known to be on disk
         self.size = 0  # BASE + INCR files (aof_current_size)
         self.base_size = 0  # size after the last rewrite or at start-up (aof_base_size)
         self.write_error: str | None = None  # -MISCONF while set
+        self.round = 0  # flush rounds so far; held replies wait for the one they name
+        self._held_clients: dict[Any, None] = {}  # clients with replies held for this round
+        self._wake = Event()
+        self._rounds: Any = None  # the greenlet running flush rounds
         self._sync_done: Event | None = None  # set when the running `always` fsync ends
         self._fsync_job: Any = None  # the running everysec fsync
         self._fsync_upto = 0
@@ -111,8 +120,8 @@ class AppendLog:
             self.rewrite_scheduled = True
 
     def close(self) -> None:
-        """Shutdown or appendonly no: everything logged goes to disk."""
-        self._write()
+        """Shutdown or appendonly no: everything logged goes to disk, held replies out."""
+        self.flush_round()
         self._wait_for_fsyncs()
         if self.file is not None:
             self.server.log.info("Calling fsync() on the AOF file.")
@@ -127,36 +136,71 @@ class AppendLog:
     # -- logging commands ----------------------------------------------------------------------
 
     def commit(self, ops: list[tuple[int, list[bytes]]]) -> None:
-        """Encode what one command (or one EXEC) propagated."""
-        parts = self._buffer
-        wrap = len(ops) > 1
-        for i, (db_index, argv) in enumerate(ops):
-            if db_index != self._selected:
+        """Log what one command (or one EXEC) propagated."""
+        if len(ops) > 1:
+            self.pending.append((ops[0][0], _MULTI))
+            self.pending.extend(ops)
+            self.pending.append((ops[-1][0], _EXEC))
+        else:
+            self.pending.extend(ops)
+
+    def _encode(self) -> bytes:
+        parts = [self._unwritten]
+        selected = self._selected
+        for db_index, argv in self.pending:
+            if db_index != selected:
                 parts.append(select_command(db_index))
-                self._selected = db_index
-            if wrap and i == 0:
-                parts.append(_MULTI)
-            parts.append(bulk_array(argv))
-        if wrap:
-            parts.append(_EXEC)
+                selected = db_index
+            parts.append(encode_command(argv))
+        self._selected = selected
+        self.pending.clear()
+        return b"".join(parts)
 
     def buffered(self) -> int:
-        return sum(map(len, self._buffer))
+        return len(self._unwritten) + len(self.pending)
 
     def fsync_pending(self) -> bool:
         return self._fsync_job is not None
 
-    def before_reply(self) -> None:
-        """A batch of replies is about to leave: its commands reach the AOF first."""
-        if self._buffer:
-            self._write()
+    def unflushed(self) -> bool:
+        """Whether a reply sent now could acknowledge what is not in the AOF (or, with
+        appendfsync always, not on disk) yet."""
+        return bool(self.pending or self._unwritten or self.synced < self.written
+                    and self.server.config.appendfsync == "always")
+
+    def hold(self, client: Any, data: bytes) -> None:
+        """Hold a reply until the next flush round has written what it acknowledges."""
+        client.hold(self.round, data)
+        self._held_clients[client] = None
+        if self._rounds is None:
+            self._rounds = gevent.spawn(self._run_rounds)
+        self._wake.set()
+
+    def _run_rounds(self) -> None:
+        """Flush rounds, as Redis's beforeSleep: every reply held since the last round goes
+        out after one write (and one fsync) that covers all their commands. The round runs
+        once the clients woken in this turn of the event loop have run their batches."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self.flush_round()
+
+    def flush_round(self) -> None:
+        done = self.round
+        self.round += 1  # what is held from now on waits for the next round
+        held, self._held_clients = self._held_clients, {}
+        self._write()
         if self.synced < self.written and self.server.config.appendfsync == "always":
             self._sync()
+        for client in held:
+            client.release(done)
 
     def _write(self) -> None:
-        if not self._buffer or self.file is None:
+        if self.file is None:
             return
-        data = b"".join(self._buffer)
+        data = self._encode()
+        if not data:
+            return
         log = self.server.log
         try:
             self.file.write(data)
@@ -167,14 +211,14 @@ class AppendLog:
                 os._exit(1)
             for message in exc.messages:
                 log.warning("%s", message)
-            self._buffer[:] = [data[exc.kept:]]  # retried by the cron and the next batch
+            self._unwritten = data[exc.kept:]  # retried by the cron and the next batch
             self.written += exc.kept
             self.size += exc.kept
             if self.write_error is None:
                 self.write_error = os.strerror(exc.errno)
                 self.server.update_gate()
             return
-        self._buffer.clear()
+        self._unwritten = b""
         self.written += len(data)
         self.size += len(data)
         if self.write_error is not None:
@@ -212,7 +256,7 @@ class AppendLog:
 
     def cron(self) -> None:
         """Retry a failed write; the everysec fsync."""
-        if self._buffer:
+        if self.pending or self._unwritten:
             self._write()
         if self._fsync_job is not None and self._fsync_job.ready():
             self._reap_fsync()
@@ -359,7 +403,7 @@ def dump_commands(path: str, keyspace: Keyspace) -> None:
                 for key, value in shard.data.items():
                     kind = type(value)
                     if kind is bytes:
-                        out.append(bulk_array([b"SET", key, value]))
+                        out.append(encode_command([b"SET", key, value]))
                     elif kind is List:
                         _batched(out, b"RPUSH", key,
                                  [item[item.index(b"\n") + 1 : -2] for item in value])
@@ -373,7 +417,7 @@ def dump_commands(path: str, keyspace: Keyspace) -> None:
                                                      for x in (format_double(score), member)], 2)
                     deadline = deadline_of(key)
                     if deadline is not None:
-                        out.append(bulk_array([b"PEXPIREAT", key, b"%d" % deadline]))
+                        out.append(encode_command([b"PEXPIREAT", key, b"%d" % deadline]))
                     if len(out) >= 1024:
                         f.write(b"".join(out))
                         out.clear()
@@ -385,4 +429,4 @@ def dump_commands(path: str, keyspace: Keyspace) -> None:
 def _batched(out: list[bytes], name: bytes, key: bytes, items: list[bytes], width: int = 1) -> None:
     step = ITEMS_PER_COMMAND * width
     for start in range(0, len(items), step):
-        out.append(bulk_array([name, key, *items[start : start + step]]))
+        out.append(encode_command([name, key, *items[start : start + step]]))

@@ -179,7 +179,8 @@ def _replay(server: Server, client: object, reader: AofFileReader, name: str, do
             raise LoadError(f"Unknown command '{argv[0].decode(errors='replace')}' "
                             f"reading the append only file {name}")
         if entry.name == "multi":
-            queued = []
+            if queued is None:  # a nested MULTI is refused, the transaction goes on (Redis)
+                queued = []
         elif entry.name == "exec" and queued is not None:
             for queued_entry, queued_argv in queued:
                 call(queued_entry, queued_argv)

@@ -19,6 +19,7 @@ chunk. `check_rdb` reproduces what redis-check-rdb prints.
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import struct
@@ -57,7 +58,6 @@ _TYPE_NAMES = (
     "zset-ziplist", "hash-ziplist", "quicklist", "stream", "hash-listpack", "zset-listpack",
     "quicklist-v2", "stream-v2",
 )
-_TYPE_STRING = 0
 _TYPE_LIST = 1
 _TYPE_SET = 2
 _TYPE_HASH = 4
@@ -192,7 +192,7 @@ def _write_entries(sink: _Sink, items: Iterable[tuple[bytes, Any, int | None]]) 
     pending = 0
     for key, value, deadline in items:
         if type(value) is bytes:
-            record = b"\x00" + string(key) + string(value)
+            record = b"\x00" + string(key) + string(value)  # type 0, a string
         else:
             type_byte, payload = encoders[type(value)]
             record = type_byte + string(key) + payload(value)
@@ -410,7 +410,7 @@ class RDBReader:
         self.aux: dict[bytes, bytes] = {}
         self.version = 0
         self.checksum_disabled = False  # the file says 0: nothing was verified
-        self.empty_keys_skipped = 0
+        self.empty_keys: list[bytes] = []  # collections saved empty, skipped as Redis does
         self._loaders: dict[int, Callable[[], Any]] = {
             0: self._string, 1: self._list, 2: self._set, 3: self._zset_v1, 4: self._hash,
             5: self._zset_v2, 9: self._hash_zipmap, 10: self._list_ziplist,
@@ -577,8 +577,8 @@ class RDBReader:
         longest = 0
         for _ in range(count):
             field = string()
-            value[field] = string()
-            longest = max(longest, len(field), len(value[field]))
+            value[field] = field_value = string()
+            longest = max(longest, len(field), len(field_value))
         if len(value) != count:
             raise RDBError("Duplicate hash fields detected")
         value.hashtable = (count > limits.hash_max_listpack_entries
@@ -662,13 +662,15 @@ class RDBReader:
         if type_byte == 7:
             module = _module_type_name(self._length())
             return RDBError("The RDB file contains module data I can't load: no matching "
-                            f"module type '{module}'")
+                            f"module type '{module}' (modules are not supported by valkdb)")
         return RDBError("The RDB file contains a stream: streams are not supported by valkdb")
 
     def records(self) -> Iterator[tuple[int, bytes, Any, int | None]]:
         """(db_index, key, value, deadline_ms or None) for every key in file order, expired
-        ones included; empty collections are skipped (counted in empty_keys_skipped). The
-        checksum is verified after the last key (unless the file stores 0)."""
+        ones included; empty collections are skipped (their names go to empty_keys). The
+        checksum is verified after the last key (unless the file stores 0). The reader reads
+        ahead; when done, a seekable inp is put back just past the checksum, where the
+        commands of an AOF with an RDB preamble start."""
         doing = "start"
         key: bytes | None = None
         key_type = 0  # what redis-check-rdb shows before the first key
@@ -702,7 +704,7 @@ class RDBReader:
                     elif self._empty_keys_fatal:
                         raise RDBError(_SHORT_READ)
                     else:
-                        self.empty_keys_skipped += 1
+                        self.empty_keys.append(key)
                     key = None
                     key_type = -1
                     deadline = None
@@ -711,7 +713,7 @@ class RDBReader:
                     deadline = _INT64.unpack(self._read(8))[0]
                 elif type_byte == _OP_EXPIRETIME:
                     doing = "read-expire"
-                    deadline = _INT32.unpack(self._read(4))[0]
+                    deadline = _INT32.unpack(self._read(4))[0] * 1000
                 elif type_byte == _OP_FREQ:
                     self._read(1)
                 elif type_byte == _OP_IDLE:
@@ -738,7 +740,8 @@ class RDBReader:
                     doing = "read-module-aux"
                     module = _module_type_name(length())
                     raise RDBError("The RDB file contains AUX module data I can't load: no "
-                                   f"matching module '{module}'")
+                                   f"matching module '{module}' (modules are not supported by "
+                                   "valkdb)")
                 elif type_byte == _OP_FUNCTION2:
                     doing = "read-function"
                     raise RDBError("The RDB file contains functions (FUNCTION2): functions "
@@ -747,6 +750,9 @@ class RDBReader:
                     raise RDBError("Pre-release function format not supported.")
             doing = "check-sum"
             self._check_sum()
+            read_ahead = len(self._buffer) - self._offset
+            if read_ahead and self._inp.seekable():
+                self._inp.seek(-read_ahead, io.SEEK_CUR)
         except RDBError as error:
             error.offset = self.position
             error.doing = doing
@@ -783,24 +789,30 @@ class _DefaultLimits:
     zset_max_listpack_value = 64
 
 
+def _checker_wording(message: str) -> str:
+    """redis-check-rdb words three of the server's errors its own way."""
+    if message == _SHORT_READ:
+        return "Unexpected EOF reading RDB file"
+    if message.startswith("Wrong RDB checksum"):
+        return "RDB CRC error"
+    if message.startswith("Unknown RDB encoding type"):
+        return f"Invalid object type: {message.rsplit(' ', 1)[1]}"
+    return message
+
+
 def check_rdb(path: str) -> tuple[bool, list[str]]:
     """What redis-check-rdb prints for the file at path: (looks OK, lines)."""
-    lines: list[str] = []
-    keys = expires = already_expired = 0
-    now = int(time.time() * 1000)
+    lines = [f"[offset 0] Checking RDB file {path}"]
     try:
         inp = open(path, "rb")
-    except OSError as error:
-        return False, [f"Cannot check RDB file {path}: {error.strerror}"]
+    except OSError as error:  # redis-check-rdb just exits 1; say why
+        return False, lines + [f"Cannot open RDB file {path}: {error.strerror}"]
+    keys = expires = already_expired = 0
+    now = int(time.time() * 1000)
     with inp:
         reader = RDBReader(inp, _DefaultLimits())
-
-        def info(message: str) -> None:
-            lines.append(f"[offset {reader.position}] {message}")
-
-        reader._info = info
+        reader._info = lambda message: lines.append(f"[offset {reader.position}] {message}")
         reader._empty_keys_fatal = True
-        info(f"Checking RDB file {path}")
         try:
             for _, _, _, deadline in reader.records():
                 keys += 1
@@ -809,27 +821,19 @@ def check_rdb(path: str) -> tuple[bool, list[str]]:
                     already_expired += deadline < now
         except RDBError as error:
             if error.key is not None:
-                keys += 1  # it counts keys as their names are read
-            message = str(error)
-            if message == _SHORT_READ:
-                message = "Unexpected EOF reading RDB file"
-            elif message.startswith("Wrong RDB checksum"):
-                message = "RDB CRC error"
-            elif message.startswith("Unknown RDB encoding type"):
-                message = f"Invalid object type: {message.rsplit(' ', 1)[1]}"
-            lines.append("--- RDB ERROR DETECTED ---")
-            lines.append(f"[offset {error.offset}] {message}")
-            lines.append(f"[additional info] While doing: {error.doing}")
+                keys += 1  # counted as soon as its name is read
+            lines += ["--- RDB ERROR DETECTED ---",
+                      f"[offset {error.offset}] {_checker_wording(str(error))}",
+                      f"[additional info] While doing: {error.doing}"]
             if error.key is not None:
                 lines.append(f"[additional info] Reading key "
                              f"'{error.key.decode(errors='replace')}'")
             if error.key_type != -1:
-                name = _TYPE_NAMES[error.key_type] if error.key_type < len(_TYPE_NAMES) \
-                    else "unknown"
-                lines.append(f"[additional info] Reading type {error.key_type} ({name})")
+                lines.append(f"[additional info] Reading type {error.key_type} "
+                             f"({_TYPE_NAMES[error.key_type]})")
             ok = False
         else:
-            info("\\o/ RDB looks OK! \\o/")
+            lines.append(f"[offset {reader.position}] \\o/ RDB looks OK! \\o/")
             ok = True
     lines += [f"[info] {keys} keys read", f"[info] {expires} expires",
               f"[info] {already_expired} already expired"]
