@@ -16,6 +16,7 @@ import os
 import signal
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 
 
@@ -34,7 +35,11 @@ class Children:
 
     def fork(self, kind: str, work: Callable[[], None]) -> int:
         """Run work() in a forked child; its pid. The child exits 0 if work returned."""
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns when a process with threads forks. The only other threads
+            # here are gevent's pool running fdatasync, which holds no lock the child needs.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # the child
             status = 1
             try:
