@@ -169,7 +169,22 @@ class Client:
         except (OSError, gevent.GreenletExit):
             pass
         finally:
+            if self._held and not self.closed:
+                self._send_held()
             self.close()
+
+    def _send_held(self) -> None:
+        """Closing (QUIT, a protocol error, shutdown): the replies that wait for the AOF go
+        out first, once it has what they acknowledge."""
+        aof = self.server.aof_files
+        aof.forget(self)
+        aof.flush_round()
+        data = b"".join([part for _, part in self._held])
+        self._held.clear()
+        try:
+            self.write(data)
+        except OSError:
+            pass
 
     def execute(self, argv: list[bytes]) -> bytes:
         """Run one command (or queue it inside MULTI); return its encoded reply."""

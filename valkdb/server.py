@@ -52,7 +52,7 @@ class Server:
         self.listeners: list[StreamServer] = []
         self.started = time.time()
         self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
-        self.children = Children()
+        self.children = Children(self._inherited_sockets)
         self.rdb = Snapshots(self)
         self.aof_files = AppendLog(self)  # the AOF directory, its rewrites and its writer
         self.aof: AppendLog | None = None  # aof_files while appendonly is on (the hot path's test)
@@ -122,6 +122,11 @@ class Server:
 
     # -- persistence ---------------------------------------------------------------------------
 
+    def _inherited_sockets(self) -> list[int]:
+        """What a forked child closes first: it must not keep the port (closeListeningSockets),
+        or, were this process killed, clients would connect to a child that never answers."""
+        return [listener.socket.fileno() for listener in self.listeners]
+
     def start_aof(self) -> None:
         self.aof_files.open()
         self.aof = self.aof_files
@@ -155,6 +160,16 @@ class Server:
         """An expired key goes from the AOF too (its replay must not see it as live)."""
         if self.aof is not None:
             self.aof.commit([(db.index, [b"DEL", key])])
+
+    def reset_snapshot(self) -> None:
+        """After FLUSHALL (flushAllDataAndResetRDB): a running BGSAVE is stopped, and with save
+        points configured the (now empty) dataset is saved at once."""
+        child = self.children.active
+        if child is not None and child.kind == "rdb":
+            self.children.kill()
+            self.persistence_cleanup(child.pid, child.kind)
+        if self.config.save:
+            self.rdb.save()
 
     def update_gate(self) -> None:
         failing = (self.loading or not self.rdb.last_bgsave_ok
@@ -242,6 +257,12 @@ class Server:
         """Redis's prepareForShutdown, before anything stops: stop a saving child, save the
         RDB when asked (save None: when save points are configured; never while loading).
         False when the save failed and not forced: the server keeps running."""
+        child = self.children.active
+        if child is not None and child.kind == "aof" and self.aof_files.waiting_rewrite:
+            if not force:  # without that rewrite there is no complete AOF to restart from
+                self.log.warning("Writing initial AOF, can't exit.")
+                return False
+            self.log.warning("Writing initial AOF. Exit anyway.")
         child = self.children.kill()
         if child is not None:
             self.log.warning("There is a child %s. Killing it!",

@@ -332,6 +332,7 @@ def flushall(c, argv):
     for db in c.server.keyspace.dbs:
         for _ in db.clear_shards():
             pace()
+    c.server.reset_snapshot()
     return OK
 
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 _MULTI = [b"MULTI"]
 _EXEC = [b"EXEC"]
 ITEMS_PER_COMMAND = 64  # AOF_REWRITE_ITEMS_PER_CMD
+WRITE_ERROR_LOG_EVERY = 30  # seconds: a failing write is retried often, logged this rarely
 REWRITE_FAILURES_BEFORE_LIMIT = 3  # then retries wait 1, 2, 4 ... 60 minutes (aofRewriteLimited)
 
 
@@ -77,6 +78,7 @@ class AppendLog:
         self.size = 0  # BASE + INCR files (aof_current_size)
         self.base_size = 0  # size after the last rewrite or at start-up (aof_base_size)
         self.write_error: str | None = None  # -MISCONF while set
+        self._error_logged_at = -float(WRITE_ERROR_LOG_EVERY)
         self.round = 0  # flush rounds so far; held replies wait for the one they name
         self._held_clients: dict[Any, None] = {}  # clients with replies held for this round
         self._wake = Event()
@@ -168,6 +170,9 @@ class AppendLog:
         return bool(self.pending or self._unwritten or self.synced < self.written
                     and self.server.config.appendfsync == "always")
 
+    def forget(self, client: Any) -> None:
+        self._held_clients.pop(client, None)
+
     def hold(self, client: Any, data: bytes) -> None:
         """Hold a reply until the next flush round has written what it acknowledges."""
         client.hold(self.round, data)
@@ -209,8 +214,11 @@ class AppendLog:
                 log.warning("Can't recover from AOF write error when the AOF fsync policy is "
                             "'always'. Exiting...")
                 os._exit(1)
-            for message in exc.messages:
-                log.warning("%s", message)
+            now = time.monotonic()
+            if now - self._error_logged_at >= WRITE_ERROR_LOG_EVERY:
+                self._error_logged_at = now
+                for message in exc.messages:
+                    log.warning("%s", message)
             self._unwritten = data[exc.kept:]  # retried by the cron and the next batch
             self.written += exc.kept
             self.size += exc.kept
@@ -314,6 +322,7 @@ class AppendLog:
                 old.close()
             self.synced = self.written
         else:
+            os.makedirs(directory.path_of_dir, exist_ok=True)
             self.manifest = directory.load_manifest() or Manifest()
         dump = self._dump_base
 

@@ -30,11 +30,13 @@ class Child:
 
 
 class Children:
-    def __init__(self) -> None:
+    def __init__(self, inherited: Callable[[], list[int]] = list) -> None:
         self.active: Child | None = None
+        self._inherited = inherited  # descriptors the child closes before it works
 
     def fork(self, kind: str, work: Callable[[], None]) -> int:
         """Run work() in a forked child; its pid. The child exits 0 if work returned."""
+        inherited = self._inherited()
         with warnings.catch_warnings():
             # Python 3.12+ warns when a process with threads forks. The only other threads
             # here are gevent's pool running fdatasync, which holds no lock the child needs.
@@ -49,6 +51,8 @@ class Children:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGUSR1, signal.SIG_DFL)  # how the parent stops it
+                for fd in inherited:
+                    os.close(fd)
                 work()
                 status = 0
             except BaseException:  # noqa: BLE001 - reported through the exit status

@@ -51,7 +51,7 @@ def load_dataset(server: Server) -> bool:
             except FileNotFoundError:
                 return True
             with f:
-                _load_rdb(server, f, os.path.getsize(path), "RDB")
+                _load_rdb(server, f, os.path.getsize(path), "RDB", drop_expired=True)
             log.info("DB loaded from disk: %.3f seconds", time.monotonic() - started)
     except ManifestError as exc:
         for line in exc.log_messages:
@@ -73,8 +73,10 @@ def load_dataset(server: Server) -> bool:
     return True
 
 
-def _load_rdb(server: Server, f: BinaryIO, size: int, what: str) -> int:
-    """Insert every live key of the RDB at f's position; the file offset after it."""
+def _load_rdb(server: Server, f: BinaryIO, size: int, what: str, drop_expired: bool) -> int:
+    """Insert the keys of the RDB at f's position; the file offset after it. An AOF's BASE
+    keeps keys past their deadline (drop_expired False): the INCR files that follow were
+    written against that exact keyspace; they expire once loading is done (as Redis)."""
     log = server.log
     keyspace = server.keyspace
     databases = len(keyspace)
@@ -91,7 +93,7 @@ def _load_rdb(server: Server, f: BinaryIO, size: int, what: str) -> int:
         if db_index >= databases:
             raise LoadError("FATAL: Data file was created with a Redis server configured to "
                             f"handle more than {databases} databases. Exiting")
-        if deadline is not None and deadline < now:
+        if drop_expired and deadline is not None and deadline < now:
             expired += 1
             continue
         db = keyspace[db_index]
@@ -146,7 +148,7 @@ def _load_aof(server: Server) -> bool:
             offset = 0
             if is_rdb(f):
                 server.log.info("Reading RDB base file on AOF loading...")
-                offset = _load_rdb(server, f, size, info.name)
+                offset = _load_rdb(server, f, size, info.name, drop_expired=False)
             reader = AofFileReader(f, info.name, offset)
             _replay(server, client, reader, info.name, done, total)
         if reader.truncated:
