@@ -310,8 +310,8 @@ class Client:
 
     def write(self, data: bytes) -> None:
         """Send a reply from this client's own greenlet, after anything already queued."""
-        if self._held:
-            self._held.append((self.server.aof_files.round, data))
+        if self._held:  # after replies that wait for the AOF
+            self.server.aof_files.hold(self, data)
             return
         if self._sending or self._out:
             self._out.append(data)
@@ -338,8 +338,8 @@ class Client:
         and past its class's client-output-buffer-limit the client is disconnected."""
         if self.closed:
             return
-        if self._held:
-            self._held.append((self.server.aof_files.round, data))
+        if self._held:  # after replies that wait for the AOF
+            self.server.aof_files.hold(self, data)
             return
         self._send_or_queue(data, limit_class)
 
