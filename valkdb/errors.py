@@ -69,6 +69,9 @@ BGSAVE_CHILD_ACTIVE = err(
     "order to schedule a BGSAVE whenever possible.")
 BGREWRITEAOF_IN_PROGRESS = err(
     "ERR Background append only file rewriting already in progress")
+AOF_REWRITE_FAILED = err(
+    "ERR Can't execute an AOF background rewriting. Please check the server logs for more "
+    "information.")
 
 
 def misconf_aof(reason: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from valkdb import errors
 from valkdb.commands.registry import command
+from valkdb.persistence.aof import AofError
 from valkdb.protocol.encoder import OK, integer, simple
 
 
@@ -52,9 +53,10 @@ def bgrewriteaof(c, argv):
         return simple(b"Background append only file rewriting scheduled")
     try:
         files.rewrite()
-    except OSError:
-        return errors.err("ERR Can't execute an AOF background rewriting. Please check the "
-                          "server logs for more information.")
+    except (OSError, AofError) as exc:
+        if isinstance(exc, AofError):  # a failed fork is logged already
+            server.log.warning("%s", exc)
+        return errors.AOF_REWRITE_FAILED
     return simple(b"Background append only file rewriting started")
 
 

@@ -115,7 +115,11 @@ class AppendLog:
         self.waiting_rewrite = True
         self.logging = True
         if self.server.children.active is None:
-            self.rewrite()  # opens the temporary INCR file
+            try:
+                self.rewrite()  # opens the temporary INCR file
+            except (OSError, AofError):
+                self.close()
+                raise
         else:
             self.file = self.directory.open_temp_incr()
             self._selected = -1
@@ -308,8 +312,12 @@ class AppendLog:
         server = self.server
         directory = self.directory
         if self.logging:
-            self._write()
+            # No yield from the last write to the fork: a command logged in between would be
+            # in the child's snapshot and in the new INCR file, and replayed twice.
             self._wait_for_fsyncs()
+            self._write()
+            if self._unwritten:
+                raise AofError("Can't rewrite the AOF while writing to it fails")
             old = self.file
             if self.waiting_rewrite:  # the new BASE will hold what the temp file has so far
                 self.file = directory.open_temp_incr()
