@@ -226,7 +226,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("appenddirname", "str", "appendonlydir", "AOF directory name.", mutable=False),
     S("aof-load-truncated", "bool", "yes", "Load an AOF whose last command is cut short."),
     S("aof-use-rdb-preamble", "bool", "yes", "Write the rewritten AOF base in RDB format."),
-    S("aof-timestamp-enabled", "bool", "no", "Reported for compatibility."),
+    S("aof-timestamp-enabled", "bool", "no", "Annotate the AOF with #TS:<unix time> lines."),
     S("aof-disable-auto-gc", "bool", "no", "Keep the history files an AOF rewrite replaces."),
     S("aof-rewrite-incremental-fsync", "bool", "yes", "Reported for compatibility."),
     S("no-appendfsync-on-rewrite", "bool", "no", "Skip fsync while a child process saves."),

@@ -613,6 +613,30 @@ def test_aof_logs_actively_expired_keys_as_del(tmp_path):
         server.stop()
 
 
+@needs_redis
+def test_aof_timestamp_annotations(tmp_path):
+    """aof-timestamp-enabled: a `#TS:<unix time>` line before the commands of each new second,
+    which both valkdb and redis-server skip when they load the files."""
+    node = DataDir(tmp_path)
+    server = node.valkdb("--appendonly", "yes", "--aof-timestamp-enabled", "yes")
+    client = connect(server.port)
+    before = int(time.time())
+    client.execute_command("SET", "a", "1")
+    time.sleep(1.1)
+    client.execute_command("SET", "b", "2")
+    stop(server)
+    incr = [entry for entry in node.manifest().files() if ".incr." in entry.name][-1]
+    stamps = [int(line[4:]) for line in (node.aof_dir() / incr.name).read_bytes().split(b"\r\n")
+              if line.startswith(b"#TS:")]
+    assert len(stamps) == 2 and before <= stamps[0] < stamps[1] <= int(time.time())
+    for start in (node.valkdb, node.redis):
+        server = start("--appendonly", "yes")
+        try:
+            assert connect(server.port).execute_command("MGET", "a", "b") == [b"1", b"2"]
+        finally:
+            server.stop()
+
+
 @pytest.mark.parametrize(("protocol", "fsync"), [(2, "everysec"), (3, "always")])
 def test_blocked_pop_served_by_a_push_is_logged_after_it(tmp_path, protocol, fsync):
     """BLPOP waiting, LPUSH from another client: the AOF has the LPUSH, then an LPOP."""

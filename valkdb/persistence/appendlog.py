@@ -43,6 +43,7 @@ from valkdb.persistence.aof import (
     Manifest,
     encode_command,
     select_command,
+    timestamp_annotation,
 )
 from valkdb.persistence.snapshots import dump_keyspace, remove_file
 from valkdb.protocol.encoder import format_double
@@ -73,6 +74,7 @@ class AppendLog:
         self.pending: list[tuple[int, list[bytes]]] = []
         self._unwritten = b""  # encoded, not yet written (kept after a failed write)
         self._selected = -1  # the database the INCR file's last SELECT chose
+        self._annotated = 0  # the second of the last #TS: annotation (aof-timestamp-enabled)
         self.written = 0  # bytes this process wrote (over every INCR file)
         self.synced = 0  # how many of those are known to be on disk
         self.size = 0  # BASE + INCR files (aof_current_size)
@@ -152,6 +154,11 @@ class AppendLog:
 
     def _encode(self) -> bytes:
         parts = [self._unwritten]
+        if self.pending and self.server.config.aof_timestamp_enabled:
+            now = int(time.time())
+            if now > self._annotated:  # feedAppendOnlyFile: one annotation per second
+                parts.append(timestamp_annotation(now))
+                self._annotated = now
         selected = self._selected
         for db_index, argv in self.pending:
             if db_index != selected:
