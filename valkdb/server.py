@@ -204,7 +204,7 @@ class Server:
         files = self.aof_files
         if self.aof is not None:
             files.cron()
-        if self.children.active is None and (files.rewrite_scheduled or files.due_for_rewrite()):
+        if self.children.active is None and files.due_for_rewrite():
             if not files.rewrite_scheduled:
                 self.log.info("Starting automatic rewriting of AOF on %d%% growth",
                               (files.size - files.base_size) * 100 // max(files.base_size, 1))

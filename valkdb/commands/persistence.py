@@ -48,8 +48,7 @@ def bgrewriteaof(c, argv):
         return errors.BGREWRITEAOF_IN_PROGRESS
     files = server.aof_files
     if active is not None or c.in_exec:
-        files.rewrite_scheduled = True
-        files.rewrite_failures = 0
+        files.schedule_rewrite()
         return simple(b"Background append only file rewriting scheduled")
     try:
         files.rewrite()

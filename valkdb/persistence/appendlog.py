@@ -302,12 +302,23 @@ class AppendLog:
 
     # -- rewrites ------------------------------------------------------------------------------
 
+    def schedule_rewrite(self) -> None:
+        """BGREWRITEAOF while a child runs: start it when that child is done."""
+        self.rewrite_scheduled = True
+        self.rewrite_failures = 0
+        self._next_rewrite_try = 0.0
+
     def due_for_rewrite(self) -> bool:
+        """A scheduled rewrite, or an automatic one (the AOF grew past the percentage), unless
+        repeated failures made it wait (aofRewriteLimited)."""
+        if time.monotonic() < self._next_rewrite_try:
+            return False
+        if self.rewrite_scheduled:
+            return True
         config = self.server.config
         percentage = config.auto_aof_rewrite_percentage
         if (not self.logging or self.waiting_rewrite or not percentage
-                or self.size <= config.auto_aof_rewrite_min_size
-                or time.monotonic() < self._next_rewrite_try):
+                or self.size <= config.auto_aof_rewrite_min_size):
             return False
         base = self.base_size or 1
         return (self.size - base) * 100 // base >= percentage
