@@ -302,6 +302,7 @@ class Server:
             return
         self.shutting_down = True
         saved_dirty = self.dirty
+        loaded = not self.loading  # a dataset half loaded is never saved
         self.stop_listening()
         busy = []
         for client in list(self.clients.values()):
@@ -315,7 +316,7 @@ class Server:
                 client.kill()
         for greenlet in self._background:
             greenlet.kill(block=False)
-        if self.dirty != saved_dirty and (save or save is None and self.config.save):
+        if loaded and self.dirty != saved_dirty and (save or save is None and self.config.save):
             self.rdb.save()  # batches that were in flight wrote after the first save
         if self.aof is not None:
             self.aof.close()
