@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.persistence.test_server_persistence import (
+from tests.persistence.servers import (
     DataDir,
     connect,
     info,
     started,
     stop,
-    stop_started_servers,
     wait_for,
     wait_idle,
     wait_loaded,
@@ -50,12 +49,6 @@ BAD_FORMAT = ("Bad file format reading the append only file appendonly.aof.1.inc
               "backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
 MISSING = ("Unable to obtain the AOF file appendonly.aof.1.base.rdb length. stat: No such file "
            "or directory")
-
-
-@pytest.fixture(autouse=True)
-def _stop_servers_after_each_test():
-    yield
-    stop_started_servers()
 
 
 def _server_argv(kind: str, data: Path, *args: str) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.persistence.test_server_persistence import (
+from tests.persistence.servers import (
     DataDir,
     assert_same_dump,
     connect,
@@ -25,7 +25,6 @@ from tests.persistence.test_server_persistence import (
     info,
     populate,
     stop,
-    stop_started_servers,
     wait_idle,
 )
 from tests.support import ServerProcess, redis_server_binary
@@ -35,12 +34,6 @@ CHECK_AOF = shutil.which("redis-check-aof")
 pytestmark = pytest.mark.skipif(
     redis_server_binary() is None or CHECK_RDB is None or CHECK_AOF is None,
     reason="redis-server, redis-check-rdb and redis-check-aof 7.0 are needed")
-
-
-@pytest.fixture(autouse=True)
-def _stop_servers_after_each_test():
-    yield
-    stop_started_servers()
 
 
 def _write_some(server: ServerProcess, suffix: str) -> None:
