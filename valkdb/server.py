@@ -316,10 +316,15 @@ class Server:
                 client.kill()
         for greenlet in self._background:
             greenlet.kill(block=False)
-        if loaded and self.dirty != saved_dirty and (save or save is None and self.config.save):
-            self.rdb.save()  # batches that were in flight wrote after the first save
-        if self.aof is not None:
-            self.aof.close()
+        try:
+            if loaded and self.dirty != saved_dirty and (
+                    save or save is None and self.config.save):
+                self.rdb.save()  # batches that were in flight wrote after the first save
+            if self.aof is not None:
+                self.aof.close()
+        except Exception:  # the process must still end (and say so)
+            self.log.exception("Error while flushing the data before exiting")
+            status = 1
         self.remove_pidfile()
         self.log.warning("valkdb is now ready to exit, bye bye...")
         self.exit_status = status

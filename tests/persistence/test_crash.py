@@ -480,6 +480,24 @@ def resp(*args: bytes) -> bytes:
 
 
 @needs_strace
+def test_sigterm_while_an_everysec_fsync_runs_exits_cleanly() -> None:
+    """The background fsync is still running (strace holds it 1 s) when SIGTERM comes: the
+    shutdown waits for it, fsyncs the AOF once more, and exits 0 with every write kept."""
+    server = launch("valkdb", *EVERYSEC)
+    conn = wait_loaded(server.port)
+    trace = Strace(server, "fdatasync", "inject=fdatasync:delay_enter=1000000")
+    conn.set("first", 1)
+    time.sleep(1.3)  # the cron has started the everysec fsync, which strace now holds
+    conn.set("second", 2)
+    server.proc.terminate()
+    assert server.proc.wait(10) == 0, server.log()[-2000:]
+    trace.stop()
+    assert "Calling fsync() on the AOF file." in server.log()
+    server = launch("valkdb", *EVERYSEC, cwd=server.cwd)
+    assert wait_loaded(server.port).mget("first", "second") == [b"1", b"2"]
+
+
+@needs_strace
 @pytest.mark.parametrize("kind", ["redis-server", "valkdb"])
 def test_always_delivers_a_message_published_while_a_subscribe_reply_is_held(kind: str) -> None:
     """With `always` replies wait for their round's fsync (strace makes each take 0.4 s). A

@@ -270,7 +270,7 @@ class AppendLog:
         while self._sync_done is not None:
             self._sync_done.wait()
         if self._fsync_job is not None:
-            self._fsync_job.join()
+            self._fsync_job.wait()
             self._reap_fsync()
 
     def cron(self) -> None:
