@@ -229,14 +229,10 @@ class Client:
         if entry.write:
             server = self.server
             server.dirty += 1
-            aof = server.aof
-            if aof is not None and reply[:1] != b"-":
+            if server.aof is not None and reply[:1] != b"-":
                 propagate = entry.propagate
-                if propagate is propagate_verbatim:  # the common case, inlined
-                    if self.in_exec:
-                        self._propagated.append((self.db.index, argv))
-                    else:
-                        aof.pending.append((self.db.index, argv))
+                if propagate is propagate_verbatim:  # the common case, one call less
+                    self.propagate(argv)
                 elif propagate is not None:
                     propagate(self, argv, reply)
         if not self.in_exec:  # a transaction's effects are served and logged after EXEC
@@ -288,11 +284,16 @@ class Client:
 
     def reply(self, data: bytes) -> None:
         """Send replies of commands this client ran: after their effects are in the AOF."""
-        aof = self.server.aof
-        if aof is not None and aof.unflushed():
-            aof.hold(self, data)
-        else:
+        if not self._held_for_aof(data):
             self.write(data)
+
+    def _held_for_aof(self, data: bytes) -> bool:
+        """Hold data for the AOF's next flush round when what it acknowledges is not there."""
+        aof = self.server.aof
+        if aof is None or not aof.unflushed():
+            return False
+        aof.hold(self, data)
+        return True
 
     def hold(self, round_: int, data: bytes) -> None:
         self._held.append((round_, data))
@@ -336,8 +337,6 @@ class Client:
         """Send from another greenlet (a pub/sub message, a blocked client's reply) without
         ever waiting: what the socket does not take at once is queued for a flushing greenlet,
         and past its class's client-output-buffer-limit the client is disconnected."""
-        if self.closed:
-            return
         if self._held:  # after replies that wait for the AOF
             self.server.aof_files.hold(self, data)
             return
@@ -346,10 +345,7 @@ class Client:
     def deliver_served(self, data: bytes) -> None:
         """The reply of this blocked client, served by another client's command: like that
         command's own reply, it waits until the command is in the AOF."""
-        aof = self.server.aof
-        if aof is not None and aof.unflushed():
-            aof.hold(self, data)
-        else:
+        if not self._held_for_aof(data):
             self.deliver(data)
 
     def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:

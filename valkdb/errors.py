@@ -63,6 +63,7 @@ MISCONF_RDB = err(
     "configured to report errors during writes if RDB snapshotting fails "
     "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB "
     "error.")
+BARE_ERR = err("ERR")  # shared.err: a save that failed (the log says why)
 BGSAVE_IN_PROGRESS = err("ERR Background save already in progress")
 BGSAVE_CHILD_ACTIVE = err(
     "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "

@@ -30,7 +30,7 @@ from valkdb.config import Config
 from valkdb.connection import Client
 from valkdb.persistence.aof import AofError
 from valkdb.persistence.appendlog import AppendLog
-from valkdb.persistence.children import Children
+from valkdb.persistence.children import Child, Children
 from valkdb.persistence.loading import load_dataset
 from valkdb.persistence.snapshots import Snapshots, remove_file
 from valkdb.pubsub import PubSub
@@ -141,11 +141,9 @@ class Server:
             self.aof = files
             self.keyspace.set_on_expired(self._log_expired)
         elif not self.config.appendonly and self.aof is not None:
-            child = self.children.active
-            if child is not None and child.kind == "aof":
+            child = self.stop_child("aof")
+            if child is not None:
                 self.log.warning("Killing running AOF rewrite child: %d", child.pid)
-                self.children.kill()
-                self.persistence_cleanup(child.pid, child.kind)
             files.close()
             self.aof = None
             self.keyspace.set_on_expired(None)
@@ -164,10 +162,7 @@ class Server:
     def reset_snapshot(self) -> None:
         """After FLUSHALL (flushAllDataAndResetRDB): a running BGSAVE is stopped, and with save
         points configured the (now empty) dataset is saved at once."""
-        child = self.children.active
-        if child is not None and child.kind == "rdb":
-            self.children.kill()
-            self.persistence_cleanup(child.pid, child.kind)
+        self.stop_child("rdb")
         if self.config.save:
             self.rdb.save()
 
@@ -257,17 +252,15 @@ class Server:
         """Redis's prepareForShutdown, before anything stops: stop a saving child, save the
         RDB when asked (save None: when save points are configured; never while loading).
         False when the save failed and not forced: the server keeps running."""
-        child = self.children.active
-        if child is not None and child.kind == "aof" and self.aof_files.waiting_rewrite:
+        if self.children.running("aof") and self.aof_files.waiting_rewrite:
             if not force:  # without that rewrite there is no complete AOF to restart from
                 self.log.warning("Writing initial AOF, can't exit.")
                 return False
             self.log.warning("Writing initial AOF. Exit anyway.")
-        child = self.children.kill()
+        child = self.stop_child()
         if child is not None:
             self.log.warning("There is a child %s. Killing it!",
                              "saving an .rdb" if child.kind == "rdb" else "rewriting the AOF")
-            self.persistence_cleanup(child.pid, child.kind)
         if save is None:
             save = bool(self.config.save)
         if not save or self.loading:
@@ -281,13 +274,16 @@ class Server:
         self.log.warning("Error trying to save the DB, can't exit.")
         return False
 
-    def persistence_cleanup(self, pid: int, kind: str) -> None:
-        """The temporary file of a child that was stopped."""
-        if kind == "rdb":
-            path = os.path.join(self.config.dir, f"temp-{pid}.rdb")
-        else:
-            path = self.aof_files.directory.rewrite_temp_path(pid)
-        remove_file(path)
+    def stop_child(self, kind: str | None = None) -> Child | None:
+        """Stop the save or rewrite child (only one of this kind, if given) and remove its
+        temporary file; the child stopped, if any."""
+        if kind is not None and not self.children.running(kind):
+            return None
+        child = self.children.kill()
+        if child is not None:
+            files = self.rdb if child.kind == "rdb" else self.aof_files
+            remove_file(files.temp_path(child.pid))
+        return child
 
     def shutdown(self, reason: str, status: int = 0, save: bool | None = None,
                  prepared: bool = False) -> None:

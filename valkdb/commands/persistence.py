@@ -11,10 +11,9 @@ from valkdb.protocol.encoder import OK, integer, simple
 @command("save", 1, "admin noscript no_async_loading no_multi")
 def save(c, argv):
     server = c.server
-    active = server.children.active
-    if active is not None and active.kind == "rdb":
+    if server.children.running("rdb"):
         return errors.BGSAVE_IN_PROGRESS
-    return OK if server.rdb.save() else errors.err("ERR")
+    return OK if server.rdb.save() else errors.BARE_ERR
 
 
 @command("bgsave", -1, "admin noscript no_async_loading")
@@ -25,10 +24,9 @@ def bgsave(c, argv):
             return errors.SYNTAX
         schedule = True
     server = c.server
-    active = server.children.active
-    if active is not None and active.kind == "rdb":
+    if server.children.running("rdb"):
         return errors.BGSAVE_IN_PROGRESS
-    if active is not None or c.in_exec:
+    if server.children.active is not None or c.in_exec:
         if not (schedule or c.in_exec):
             return errors.BGSAVE_CHILD_ACTIVE
         server.rdb.scheduled = True
@@ -36,18 +34,17 @@ def bgsave(c, argv):
     try:
         server.rdb.background()
     except OSError:
-        return errors.err("ERR")
+        return errors.BARE_ERR
     return simple(b"Background saving started")
 
 
 @command("bgrewriteaof", 1, "admin noscript no_async_loading")
 def bgrewriteaof(c, argv):
     server = c.server
-    active = server.children.active
-    if active is not None and active.kind == "aof":
+    if server.children.running("aof"):
         return errors.BGREWRITEAOF_IN_PROGRESS
     files = server.aof_files
-    if active is not None or c.in_exec:
+    if server.children.active is not None or c.in_exec:
         files.schedule_rewrite()
         return simple(b"Background append only file rewriting scheduled")
     try:

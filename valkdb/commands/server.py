@@ -178,15 +178,17 @@ def _info_memory(c):
 
 def _info_persistence(c):
     server = c.server
-    rdb, files, child = server.rdb, server.aof_files, server.children.active
-    now = time.monotonic()
+    rdb, files, children = server.rdb, server.aof_files, server.children
     zero, never = b"0", b"-1"
 
     def running(kind: str) -> bytes:
-        return b"1" if child is not None and child.kind == kind else zero
+        return b"1" if children.running(kind) else zero
 
     def seconds(kind: str) -> bytes:
-        return b"%d" % (now - child.started) if child is not None and child.kind == kind else never
+        if not children.running(kind):
+            return never
+        assert children.active is not None
+        return b"%d" % (time.monotonic() - children.active.started)
 
     def status(good: bool) -> bytes:
         return b"ok" if good else b"err"

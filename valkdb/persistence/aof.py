@@ -26,6 +26,8 @@ from typing import BinaryIO, NoReturn
 
 import hiredis
 
+from valkdb.protocol.encoder import bulk_array
+
 BASE = "b"
 HISTORY = "h"
 INCR = "i"
@@ -696,15 +698,13 @@ class AofDirectory:
 
 # --- writing commands ----------------------------------------------------------------------------
 
-def encode_command(argv: list[bytes]) -> bytes:
-    """catAppendOnlyGenericCommand(): `*<argc>\\r\\n` then `$<len>\\r\\n<arg>\\r\\n` per arg."""
-    return hiredis.pack_command(tuple(argv))  # type: ignore[arg-type]  # stub says 1-tuple
+# catAppendOnlyGenericCommand(): a command is an array of bulk strings, as a reply encodes it.
+encode_command = bulk_array
 
 
 def select_command(db: int) -> bytes:
     """The SELECT feedAppendOnlyFile() writes when the db changes."""
-    digits = b"%d" % db
-    return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(digits), digits)
+    return bulk_array([b"SELECT", b"%d" % db])
 
 
 SELECT_DB0 = select_command(0)

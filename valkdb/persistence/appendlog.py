@@ -353,8 +353,7 @@ class AppendLog:
         dump = self._dump_base
 
         def write() -> None:
-            dump(directory.rewrite_temp_path(os.getpid()),
-                 server.config.aof_use_rdb_preamble)
+            dump(self.temp_path(os.getpid()), server.config.aof_use_rdb_preamble)
 
         try:
             pid = server.children.fork("aof", write)
@@ -366,10 +365,14 @@ class AppendLog:
         server.log.info("Background append only file rewriting started by pid %d", pid)
         return pid
 
+    def temp_path(self, pid: int) -> str:
+        """Where the rewrite child `pid` writes the new BASE."""
+        return self.directory.rewrite_temp_path(pid)
+
     def child_done(self, pid: int, started: float, code: int, by_signal: int) -> None:
         log = self.server.log
         config = self.server.config
-        temp = self.directory.rewrite_temp_path(pid)
+        temp = self.temp_path(pid)
         self.last_rewrite_seconds = int(time.monotonic() - started)
         if code or by_signal:
             if by_signal:

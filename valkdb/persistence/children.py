@@ -34,6 +34,9 @@ class Children:
         self.active: Child | None = None
         self._inherited = inherited  # descriptors the child closes before it works
 
+    def running(self, kind: str) -> bool:
+        return self.active is not None and self.active.kind == kind
+
     def fork(self, kind: str, work: Callable[[], None]) -> int:
         """Run work() in a forked child; its pid. The child exits 0 if work returned."""
         inherited = self._inherited()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from valkdb.persistence.aof import fsync_dir_of
 from valkdb.persistence.rdb import write_rdb
 
 if TYPE_CHECKING:
@@ -30,15 +31,6 @@ def dump_keyspace(path: str, keyspace: Keyspace) -> None:
         write_rdb(f, _databases(keyspace))
         f.flush()
         os.fsync(f.fileno())
-
-
-def fsync_directory(path: str) -> None:
-    """Make a rename in this directory durable (fsyncFileDir)."""
-    fd = os.open(path or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _databases(keyspace: Keyspace) -> Iterator[tuple[int, int, int, Iterator[Any]]]:
@@ -78,20 +70,29 @@ class Snapshots:
         return (not self.last_bgsave_ok and config.stop_writes_on_bgsave_error
                 and bool(config.save))
 
-    def save(self) -> bool:
-        """SAVE (and shutdown): write the snapshot in this process, blocking every client."""
-        log = self.server.log
-        directory = self.server.config.dir
-        temp = os.path.join(directory, f"temp-{os.getpid()}.rdb")
+    def temp_path(self, pid: int) -> str:
+        """Where the process `pid` writes a snapshot before renaming it into place."""
+        return os.path.join(self.server.config.dir, f"temp-{pid}.rdb")
+
+    def _write(self) -> None:
+        """rdbSave: the snapshot into a temporary file, renamed over dbfilename (durably)."""
+        temp = self.temp_path(os.getpid())
         try:
             dump_keyspace(temp, self.server.keyspace)
             os.replace(temp, self.path)
-            fsync_directory(directory)
-        except OSError as exc:
-            log.warning("Write error saving DB on disk: %s", exc.strerror or exc)
+            fsync_dir_of(self.path)
+        except BaseException:
             remove_file(temp)
+            raise
+        self.server.log.info("DB saved on disk")
+
+    def save(self) -> bool:
+        """SAVE (and shutdown): write the snapshot in this process, blocking every client."""
+        try:
+            self._write()
+        except OSError as exc:
+            self.server.log.warning("Write error saving DB on disk: %s", exc.strerror or exc)
             return False
-        log.info("DB saved on disk")
         self._saved(self.server.dirty)
         return True
 
@@ -100,21 +101,8 @@ class Snapshots:
         server = self.server
         self.last_try = time.time()
         self._dirty_at_fork = server.dirty
-        directory, path, keyspace = server.config.dir, self.path, server.keyspace
-
-        def write() -> None:
-            temp = os.path.join(directory, f"temp-{os.getpid()}.rdb")
-            try:
-                dump_keyspace(temp, keyspace)
-                os.replace(temp, path)
-                fsync_directory(directory)
-            except BaseException:
-                remove_file(temp)
-                raise
-            server.log.info("DB saved on disk")
-
         try:
-            pid = server.children.fork("rdb", write)
+            pid = server.children.fork("rdb", self._write)
         except OSError as exc:
             self.last_bgsave_ok = False
             server.log.warning("Can't save in background: fork: %s", exc.strerror)
@@ -127,7 +115,7 @@ class Snapshots:
         log = self.server.log
         if by_signal:
             log.warning("Background saving terminated by signal %d", by_signal)
-            remove_file(os.path.join(self.server.config.dir, f"temp-{pid}.rdb"))
+            remove_file(self.temp_path(pid))
             # SIGUSR1 is how valkdb stops its own child (FLUSHALL, SHUTDOWN): not a failure.
             self.last_bgsave_ok = by_signal == signal.SIGUSR1 and self.last_bgsave_ok
         elif code == 0:
