@@ -50,6 +50,10 @@ def lookup(name: bytes) -> Command | None:
     return entry
 
 
+# (command, exception type) pairs whose traceback was logged: a bug hit in a loop logs once.
+_LOGGED_BUGS: set[tuple[str, type]] = set()
+
+
 class CrossProtocolAttack(Exception):
     """An HTTP request sent to the server (a command named POST or Host:): Redis closes the
     connection without replying, even to the commands before it in the same packet."""
@@ -226,6 +230,8 @@ class Client:
             reply = entry.handler(self, argv)  # type: ignore[misc]
         except CommandError as exc:
             reply = exc.reply
+        except Exception as exc:  # a bug in a handler must not take the connection down
+            return self._internal_error(entry, exc)
         if entry.write:
             server = self.server
             server.dirty += 1
@@ -241,6 +247,17 @@ class Client:
             if self._propagated:
                 self.server.commit_propagated()
         return reply
+
+    def _internal_error(self, entry: Command, exc: Exception) -> bytes:
+        """A handler raised: answer -ERR, log the traceback once per command and exception
+        type. Nothing is propagated (a replay would meet the same bug)."""
+        key = (entry.name, type(exc))
+        if key not in _LOGGED_BUGS:
+            _LOGGED_BUGS.add(key)
+            self.server.log.error("Internal error in '%s' (reported once)", entry.name,
+                                  exc_info=exc)
+        return errors.err(f"ERR internal error in '{entry.name}' command: "
+                          f"{type(exc).__name__}")
 
     def propagate(self, argv: list[bytes]) -> None:
         """Log a command with the effect of the one running, in this client's database; a

@@ -29,7 +29,7 @@ class PurePythonReader(RequestReader):
 
     __slots__ = ()
 
-    def _parse_with_hiredis(self, buf: bytes, proven_bulk: bool) -> None:
+    def _hiredis_commands(self, buf: bytes) -> None:
         return None
 
 
@@ -259,6 +259,9 @@ def test_inline_lf_only_and_inline_then_multibulk():
 @pytest.mark.parametrize("text, value", [
     (b"0", 0), (b"12", 12), (b"-3", -3), (b"01", None), (b"-0", None), (b"+1", None),
     (b" 1", None), (b"1 ", None), (b"", None), (b"-", None), (b"1a", None),
+    (b"9223372036854775807", 2**63 - 1), (b"9223372036854775808", None),
+    (b"-9223372036854775808", -(2**63)), (b"-9223372036854775809", None),
+    (b"1" * 21, None), (b"1" * 4301, None), (b"0" * 20, None),
 ])
 def test_parse_length(text, value):
     assert parse_length(text) == value
@@ -296,3 +299,41 @@ def test_well_formed_pipelines_round_trip(args, cuts):
     assert read_all(data) == (args, None)
     assert read_all(data, cuts) == (args, None)
     assert read_all(data, cuts, PurePythonReader) == (args, None)
+
+
+# -- the fast path is only taken where it reads what the exact parser reads ---------------------
+
+_PIECES = [b"*", b"$", b"\r\n", b"\r", b"\n", b"XY", b"+", b"(", b"=", b":", b"%", b"~", b"|",
+           b">", b"-", b"_", b",", b"#", b"0", b"1", b"2", b"3", b"9999", b"txt:", b"a", b"\x00"]
+
+
+def _read_all(reader_class, data: bytes):
+    reader = reader_class()
+    reader.feed(data)
+    commands = reader.read()
+    return commands, reader.error, reader.pending()
+
+
+_OTHER_ELEMENTS = [b":5\r\n", b"+x\r\n", b"(12\r\n", b"=7\r\ntxt:abc\r\n", b"$-1\r\n",
+                   b"_\r\n", b"*1\r\n$1\r\na\r\n", b"%1\r\n+a\r\n+b\r\n", b"~1\r\n+a\r\n",
+                   b"-ERR x\r\n", b",1.5\r\n", b"#t\r\n", b"*-1\r\n", b"*0\r\n"]
+_element = st.one_of(
+    st.binary(max_size=5).map(lambda d: b"$%d\r\n%s\r\n" % (len(d), d)),
+    st.tuples(st.binary(max_size=5), st.sampled_from([b"XY", b"\r\n", b"\n\r", b"\r\r"])).map(
+        lambda t: b"$%d\r\n%s%s" % (len(t[0]), t[0], t[1])),
+    st.sampled_from(_OTHER_ELEMENTS),
+)
+_request = st.tuples(st.lists(_element, min_size=1, max_size=4), st.integers(-1, 1)).map(
+    lambda t: b"*%d\r\n" % (len(t[0]) + t[1]) + b"".join(t[0]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_request, min_size=1, max_size=4), st.integers(0, 20))
+def test_fast_path_equals_exact_parser(requests, cut):
+    """Pipelines of requests whose elements are bulk strings, bulk strings with other bytes
+    where the CRLF after the data goes (both parsers skip them), other RESP types, wrong
+    counts, and a possibly cut end: hiredis's answer is taken only where it is the exact
+    parser's."""
+    data = b"".join(requests)
+    data = data[: max(1, len(data) - cut)] if cut < 10 else data
+    assert _read_all(RequestReader, data) == _read_all(PurePythonReader, data)

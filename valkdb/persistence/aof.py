@@ -27,6 +27,7 @@ from typing import BinaryIO, NoReturn
 import hiredis
 
 from valkdb.protocol.encoder import bulk_array
+from valkdb.protocol.reader import split_args
 
 BASE = "b"
 HISTORY = "h"
@@ -147,66 +148,6 @@ def _repr(name: bytes) -> bytes:
     return bytes(out)
 
 
-_UNESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_HEX = b"0123456789abcdefABCDEF"
-
-
-def _split_args(line: bytes) -> list[bytes] | None:
-    """sdssplitargs(): words with "double" (C escapes) and 'single' quoting; None if unbalanced
-    or a closing quote is not followed by a space."""
-    text = _c_string(line) + b"\0"
-    args: list[bytes] = []
-    p = 0
-    while True:
-        while text[p] and _is_space(text[p]):
-            p += 1
-        if not text[p]:
-            return args
-        in_double = in_single = done = False
-        current = bytearray()
-        while not done:
-            c = text[p]
-            if in_double:
-                if (c == 0x5C and text[p + 1] == ord("x") and text[p + 2] and text[p + 2] in _HEX
-                        and text[p + 3] and text[p + 3] in _HEX):
-                    current.append(int(text[p + 2:p + 4], 16))
-                    p += 3
-                elif c == 0x5C and text[p + 1]:
-                    p += 1
-                    current.append(_UNESCAPES.get(text[p], text[p]))
-                elif c == ord('"'):
-                    if text[p + 1] and not _is_space(text[p + 1]):
-                        return None
-                    done = True
-                elif not c:
-                    return None
-                else:
-                    current.append(c)
-            elif in_single:
-                if c == 0x5C and text[p + 1] == ord("'"):
-                    p += 1
-                    current.append(ord("'"))
-                elif c == ord("'"):
-                    if text[p + 1] and not _is_space(text[p + 1]):
-                        return None
-                    done = True
-                elif not c:
-                    return None
-                else:
-                    current.append(c)
-            elif c in b" \n\r\t\0":
-                done = True
-            elif c == ord('"'):
-                in_double = True
-            elif c == ord("'"):
-                in_single = True
-            else:
-                current.append(c)
-            if text[p]:
-                p += 1
-        args.append(bytes(current))
-
-
 def _manifest_lines(text: bytes) -> Iterator[bytes]:
     """The pieces fgets(buf, MANIFEST_MAX_LINE + 1) returns: lines, long ones cut in 1024s."""
     pos = 0
@@ -260,7 +201,7 @@ class Manifest:
                 raise ManifestError("The AOF manifest file contains too long line")
             line = data.strip(b" \t\r\n")
             shown = line.decode(errors="replace")
-            args = _split_args(line) if line else None
+            args = split_args(line) if line else None
             if args is None or len(args) < 6 or len(args) % 2:
                 raise ManifestError("Invalid AOF manifest file format", line_number, shown)
             name: bytes | None = None

@@ -10,30 +10,34 @@ A partly received multibulk request keeps its parsed arguments between feeds (as
 time; a big bulk argument is gathered from its chunks with one join once it is complete.
 
 Fast path: a buffer that starts a multibulk request is first given to hiredis's C parser (about
-4x faster). hiredis is a client's parser - it accepts '+', ':' and nested elements, and knows
-nothing of Redis's server-side limits - so its result is taken only when the buffer is proven to
-hold nothing but complete requests of bulk strings within proto-max-bulk-len (see
-_parse_with_hiredis). Anything else (a partial command at the end, an inline command, any
-malformed or unusual input) is parsed again by the exact Python parser below.
+4x faster). hiredis is a client's parser: it accepts every RESP3 type, nested aggregates, and
+skips the two bytes after a bulk string's data without looking at them (as Redis does), so an
+element header can hide behind those two bytes. Its result is therefore taken only when it is
+*proven* to be what processMultibulkBuffer reads (see _hiredis_commands); anything else (a
+partial command at the end, an inline command, unusual input) is parsed again by the exact
+Python parser below.
 """
 
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 import hiredis
 
 INLINE_MAX_SIZE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 INT_MAX = 2**31 - 1
+LLONG_MAX = 2**63 - 1
 # Before AUTH succeeds Redis accepts only small requests (src/networking.c, 7.0).
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
-# An array header hiredis must not see (anywhere: it also parses nested arrays). A match inside
-# bulk data only sends the buffer to the exact parser.
-_BIG_ARRAY_HEADER = re.compile(rb"\*\d{6}")
-# After a CRLF a request may hold only '$' (a bulk string) or '*' (the next request); anything
-# else (or a '$-' null) is a type hiredis would accept and Redis would not.
-_NON_BULK_MARKER = re.compile(rb"\r\n(?:[+:\-_,#(=%~>|!]|\$-)")
+# hiredis allocates an aggregate's list when it reads the header, before its elements arrive,
+# and nests up to 1024 deep: it may see no RESP3 aggregate marker at all, a lone request of up
+# to 999,999 elements, and in a pipeline only arrays of fewer than 1,000 (a longer command is
+# read by the exact parser).
+_AGGREGATE_MARKERS = b"%~>|"
+
+_BIG_ARRAY_HEADER = re.compile(rb"\*\d{4}")
 
 
 class ProtocolError(Exception):
@@ -45,15 +49,19 @@ class QueryBufferOverflow(Exception):
 
 
 def parse_length(digits: bytes) -> int | None:
-    """Redis's string2ll: an optional '-', no leading zeros, no '+', no spaces; else None."""
+    """Redis's string2ll: a 64-bit integer with an optional '-', no leading zeros, no '+', no
+    spaces, fewer than 21 bytes; else None."""
+    if len(digits) > 20:  # LONG_STR_SIZE; also keeps int() below its digit limit
+        return None
     if digits.isdigit():
         if digits[0] == 48 and len(digits) > 1:  # leading zero
             return None
-        return int(digits)
+        value = int(digits)
+        return value if value <= LLONG_MAX else None
     if len(digits) > 1 and digits[0] == 45 and digits[1:].isdigit() and digits[1] != 48:
-        return -int(digits[1:])
+        value = -int(digits[1:])
+        return value if value >= -LLONG_MAX - 1 else None
     return None
-
 
 class RequestReader:
     """Feed it received bytes; `read()` returns every complete command as a list of bytes.
@@ -99,15 +107,7 @@ class RequestReader:
         chunks = self._chunks
         buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if buf[0] == 42 and not self._args_left and self.authenticated:
-            # hiredis allocates a huge array header's list before its elements arrive, so it
-            # must not see one. A buffer with a single '*' (one request, the usual case without
-            # pipelining) is checked more cheaply than by the regular expressions.
-            if buf.find(b"*", 1) < 0:
-                fast = None if buf[1:7].isdigit() else self._parse_with_hiredis(buf, False)
-            elif _BIG_ARRAY_HEADER.search(buf) is None:
-                fast = self._parse_with_hiredis(buf, _NON_BULK_MARKER.search(buf) is None)
-            else:
-                fast = None
+            fast = self._hiredis_commands(buf)
             if fast is not None:
                 self._chunks = []
                 self._size = 0
@@ -124,18 +124,39 @@ class RequestReader:
         self._size = len(rest)
         return commands
 
-    def _parse_with_hiredis(self, buf: bytes, proven_bulk: bool) -> list[list[bytes]] | None:
-        """Every command in buf if it holds only complete multibulk requests of bulk strings,
-        as Redis would read them; None when the exact parser must decide.
+    def _hiredis_commands(self, buf: bytes) -> list[list[bytes]] | None:
+        """Every command in buf, parsed by hiredis, if buf is proven to hold only complete
+        multibulk requests of bulk strings that Redis reads the same way; else None.
 
-        proven_bulk: no CRLF in buf is followed by a non-bulk type marker or '$-'. Every element
-        header follows a CRLF, so then every element is a bulk string; one '*' after a CRLF per
-        command returned (plus the first) proves there is no nested array and no partial
-        request. What could still follow the last request starts with '$' (hiredis takes it for
-        a bulk string): a final CRLF and no bytes left unread in hiredis prove there is none.
-        Otherwise (values that contain such bytes) the canonical size of what hiredis returned
-        must add up to the whole buffer.
+        hiredis parses counts and lengths as strictly as string2ll, so once every element is
+        known to come from a '$' header and nothing is left over, Redis reads buf the same way
+        (buf within proto-max-bulk-len bounds every element). A lone request is proven by
+        _bulk_layout. A pipeline is proven in C-speed steps, as the per-element walk would cost
+        more than the parse: every element is bytes (else the join fails) and none holds a CRLF
+        (joined with LF, which also shows data ending in CR before a trailer); buf ends with a
+        CRLF and holds exactly one per array header, per element header and per element
+        trailer. So every element is followed by a CRLF, which leaves no room for the element
+        types hiredis returns as bytes without a trailer ('+', '(') nor for a partial request
+        after the last one (it would add a CRLF or not end with one); every element header
+        follows a CRLF, and none of those is '=' (a verbatim string). A pipeline whose data
+        holds CRLFs is proven by the walk.
         """
+        # No RESP3 aggregate marker: one translate pass is cheapest for a short buffer, four
+        # finds (memchr) for a long one (measured with callgrind).
+        if len(buf) < 256:
+            if len(buf.translate(None, _AGGREGATE_MARKERS)) != len(buf):
+                return None
+        elif (buf.find(b"%") >= 0 or buf.find(b"~") >= 0 or buf.find(b">") >= 0
+                or buf.find(b"|") >= 0):
+            return None
+        pipeline = buf.find(b"*", 1) >= 0
+        if pipeline:
+            if _BIG_ARRAY_HEADER.search(buf) is not None:
+                return None
+        elif buf[1:7].isdigit():  # one array header: no nesting, a single allocation
+            return None
+        if len(buf) > self.max_bulk_len:
+            return None
         reader = self._hiredis
         reader.feed(buf)
         commands = []
@@ -145,16 +166,15 @@ class RequestReader:
                 if argv is False:
                     break
                 commands.append(argv)
-        except hiredis.ProtocolError:
-            self._hiredis = hiredis.Reader()
-            return None
-        if proven_bulk:
-            if (len(commands) == buf.count(b"\r\n*") + 1 and all(commands)
-                    and len(buf) <= self.max_bulk_len
-                    and buf.endswith(b"\r\n") and not reader.has_data()):
+            if pipeline and all(commands):
+                joined = b"\n".join(chain.from_iterable(commands))  # TypeError: not bytes
+                if (b"\r\n" not in joined and b"\r\n=" not in buf and buf.endswith(b"\r\n")
+                        and buf.count(b"\r\n") == len(commands) + 2 * sum(map(len, commands))):
+                    return commands
+            if _bulk_layout(buf, commands):
                 return commands
-        elif _canonical_size(commands, self.max_bulk_len) == len(buf):
-            return commands
+        except (hiredis.ProtocolError, TypeError):
+            pass
         self._hiredis = hiredis.Reader()  # drop whatever partial state it holds
         return None
 
@@ -245,28 +265,34 @@ class RequestReader:
         return pos
 
 
-def _canonical_size(commands: list, max_bulk_len: int) -> int:
-    """Bytes that `commands` take as canonical multibulk requests; -1 if one is not a non-empty
-    list of bytes no longer than max_bulk_len."""
-    total = 0
+# sdssplitargs skips isspace() bytes between arguments, but ends an unquoted argument only at
+# these five (so "a\vb" is one argument, " \va" is "a").
+def _bulk_layout(buf: bytes, commands: list) -> bool:
+    """Whether buf is exactly `commands` written as multibulk requests with a '$' header for
+    every element: each header byte is checked where that layout puts it, so by induction
+    every element is a bulk string (hiredis parsed its length as string2ll does) and nothing
+    is left after the last request."""
+    pos = 0
+    end = len(buf)
     digits = _DIGITS
     for argv in commands:
         if type(argv) is not list or not argv:
-            return -1
-        n = len(argv)
-        total += 3 + (digits[n] if n < 1000 else len(b"%d" % n))
+            return False
+        count = len(argv)
+        pos += 3 + (digits[count] if count < 1000 else len(b"%d" % count))
         for arg in argv:
-            if type(arg) is not bytes:
-                return -1
+            if pos >= end or buf[pos] != 36 or type(arg) is not bytes:  # '$'
+                return False
             size = len(arg)
-            if size > max_bulk_len:
-                return -1
-            total += 5 + size + (digits[size] if size < 1000 else len(b"%d" % size))
-    return total
+            pos += 5 + size + (digits[size] if size < 1000 else len(b"%d" % size))
+    return pos == end
 
 
 _DIGITS = [len(b"%d" % i) for i in range(1000)]
-_SPACE = frozenset(b" \n\r\t\f\v")
+
+
+_BLANK = frozenset(b" \n\r\t\f\v")
+_SEPARATORS = frozenset(b" \n\r\t\0")
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -278,13 +304,14 @@ def split_args(line: bytes) -> list[bytes] | None:
     escapes; '...' supports only \\'. A closing quote must be followed by a space or the end.
     Like the C code, a NUL byte ends the line.
     """
-    if b'"' not in line and b"'" not in line and b"\0" not in line:
-        return line.split()
+    if (b'"' not in line and b"'" not in line and b"\0" not in line and b"\v" not in line
+            and b"\f" not in line):
+        return line.split()  # on space, \t, \n and \r: the separators here
     args: list[bytes] = []
     n = len(line)
     i = 0
     while True:
-        while i < n and line[i] in _SPACE:
+        while i < n and line[i] in _BLANK:
             i += 1
         if i >= n or line[i] == 0:
             return args
@@ -305,7 +332,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     i += 1
                     current.append(_ESCAPES.get(line[i], line[i]))
                 elif c == 34:
-                    if i + 1 < n and line[i + 1] not in _SPACE and line[i + 1] != 0:
+                    if i + 1 < n and line[i + 1] not in _BLANK and line[i + 1] != 0:
                         return None
                     i += 1
                     break
@@ -318,14 +345,14 @@ def split_args(line: bytes) -> list[bytes] | None:
                     i += 1
                     current.append(39)
                 elif c == 39:
-                    if i + 1 < n and line[i + 1] not in _SPACE and line[i + 1] != 0:
+                    if i + 1 < n and line[i + 1] not in _BLANK and line[i + 1] != 0:
                         return None
                     i += 1
                     break
                 else:
                     current.append(c)
             else:
-                if c == 0 or c in _SPACE:
+                if c in _SEPARATORS:
                     break
                 if c == 34:
                     in_dq = True
