@@ -3,8 +3,9 @@
 Two styles work, so that both people and tools that launch redis-server can start valkdb:
   gunicorn style:     valkdb -b 127.0.0.1:7000 -b [::1]:7000 -c valkdb.conf -D --log-level debug
   redis-server style: valkdb /path/to/redis.conf --port 7000 --save 900 1 --requirepass x
-Every setting in config.SETTINGS is an option `--<name> VALUE`; as with redis-server, the words
-after an option up to the next option form its value (`--save 900 1`).
+Every setting in config.SETTINGS is an option `--<name> VALUE` (Redis's older names too:
+`--slaveof`); as with redis-server, the words after an option up to the next option form its
+value (`--save 900 1`).
 
 Signals (as gunicorn queues them): TERM and INT shut down gracefully (a second INT exits at
 once), HUP reloads the config file, USR1 reopens the log file.
@@ -27,7 +28,7 @@ from typing import NoReturn
 import click
 
 from valkdb import REDIS_VERSION, __version__
-from valkdb.config import SETTINGS, Config, ConfigError, ConfigFileError, Setting
+from valkdb.config import BY_NAME, SETTINGS, Config, ConfigError, ConfigFileError, Setting
 
 # Short and gunicorn-style spellings of some settings.
 _ALIASES = {"bind": ["-b"], "loglevel": ["--log-level"], "logfile": ["--log-file"]}
@@ -55,10 +56,12 @@ class RedisLogFormatter(logging.Formatter):
 
 
 def _setting_for(option: str) -> Setting | None:
-    name = option[2:].lower()
-    for setting in SETTINGS:
-        if name == setting.name or option.lower() in _ALIASES.get(setting.name, ()):
-            return setting
+    setting = BY_NAME.get(option[2:].lower())
+    if setting is not None:
+        return setting
+    for name, spellings in _ALIASES.items():
+        if option.lower() in spellings:
+            return BY_NAME[name]
     return None
 
 
@@ -96,7 +99,7 @@ def redis_style_args(args: list[str]) -> list[str]:
         if setting is None:
             raise ConfigFileError("Bad directive or wrong number of arguments", line,
                                   "on the command line")
-        if setting.kind not in ("list", "special") and len(words) != 1:
+        if not setting.multi_arg and len(words) != 1:
             raise ConfigFileError("wrong number of arguments", line, "on the command line")
         out += ["--" + setting.name, " ".join(words)]
     return out
@@ -113,6 +116,10 @@ def _bare_flag(setting: Setting | None, following: str) -> bool:
     return False
 
 
+_METAVARS = {"bool": "yes|no", "int": "N", "memory": "BYTES", "percent": "BYTES|N%",
+             "octal": "OCTAL", "str": "TEXT", "flags": "FLAGS", "special": "VALUE"}
+
+
 def _setting_options(func):  # type: ignore[no-untyped-def]
     """One click option per setting, generated from the table; every one may repeat."""
     for setting in reversed(SETTINGS):
@@ -120,8 +127,14 @@ def _setting_options(func):  # type: ignore[no-untyped-def]
         if setting.name == "daemonize":
             names.append("-D")
         default = setting.default if setting.default != "" else "none"
-        func = click.option(*names, setting.attr, multiple=True, metavar=setting.kind.upper(),
-                            help=f"{setting.help} [default: {default}]")(func)
+        alias = f" Also --{setting.alias}." if setting.alias else ""
+        metavar, choices = _METAVARS.get(setting.kind, ""), ""
+        if setting.kind == "enum":  # the choices, as the metavar if they are short
+            metavar = "|".join(setting.choices)
+            if len(metavar) > 30:
+                metavar, choices = "NAME", f" One of {', '.join(setting.choices)}."
+        func = click.option(*names, setting.attr, multiple=True, metavar=metavar,
+                            help=f"{setting.help}{choices}{alias} [default: {default}]")(func)
     return func
 
 
@@ -182,7 +195,8 @@ def serve(config_file: str | None, config_option: str | None, check_config: bool
 
     Every setting is also an option, redis-server style: `valkdb [redis.conf] --port 7000
     --save 900 1 300 10`. `valkdb check-aof [--fix] FILE` and `valkdb check-rdb FILE` check
-    persistence files.
+    persistence files. "(compat)": valkdb accepts and reports the setting exactly as Redis 7.0
+    does, but does not act on it (yet).
     """
     path = config_option or config_file
     overrides = []
@@ -211,8 +225,10 @@ def load_config(path: str | None, overrides: list[tuple[str, str]]) -> Config:
     for name, value in overrides:
         try:
             config.set(name, value, startup=True)
-        except ConfigError as exc:
-            raise ConfigFileError(exc.args[0], f'{name} "{value}"', "on the command line") from None
+        except ConfigError as exc:  # shown as redis-server shows it: each word quoted
+            words = value.split(" ") if BY_NAME[name].multi_arg else [value]
+            line = " ".join([name, *(f'"{word}"' for word in words)])
+            raise ConfigFileError(exc.args[0], line, "on the command line") from None
     return config
 
 
@@ -324,13 +340,17 @@ def run(config: Config, reload: Callable[[], Config] | None = None) -> int:
         server.remove_pidfile()
 
 
+# Mutable settings a reload does not change: the listeners, the AOF, the working directory.
+_NEEDS_RESTART = {"port", "bind", "appendonly", "dir"}
+
+
 def _apply_reload(config: Config, fresh: Config, log: logging.Logger) -> None:
     """Take every changed mutable setting from `fresh`; the others need a restart."""
     for setting in SETTINGS:
         old, new = getattr(config, setting.attr), getattr(fresh, setting.attr)
         if old == new:
             continue
-        if setting.mutable:
+        if setting.mutable and setting.name not in _NEEDS_RESTART:
             setattr(config, setting.attr, new)
             log.info("Config reload: %s is now %s", setting.name, fresh.get(setting.name))
         else:

@@ -75,6 +75,11 @@ class Server:
 
     def start(self) -> None:
         """Bind every address and start accepting; raises OSError if a required bind fails."""
+        self.listen()
+        self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron)]
+
+    def listen(self) -> None:
+        """A listener per bind address; OSError (and none left open) if a required one fails."""
         for host, port, optional in self.config.listen_addresses():
             try:
                 sock = _listen(host, port, self.config.tcp_backlog)
@@ -88,7 +93,16 @@ class Server:
             listener.start()
             self.listeners.append(listener)
             self.log.info("Ready to accept connections tcp on %s", _format_host_port(sock))
-        self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron)]
+
+    def relisten(self) -> None:
+        """CONFIG SET port / bind: close the listeners, then listen as the config now says.
+
+        Closing first, as Redis does, lets the new set reuse an address the old one held; on
+        OSError nothing listens and the caller restores the old values and calls this again.
+        Connected clients stay.
+        """
+        self.stop_listening()
+        self.listen()
 
     def serve_forever(self) -> int:
         """Start, load the dataset, then block until shutdown; return the exit status."""

@@ -2,8 +2,9 @@
 
 INFO prints Redis 7.0's sections and field names, so that clients and tools that parse it
 (redis-py's info(), redis-benchmark, monitoring agents) find what they look for. CONFIG GET and
-SET read and write the settings table of valkdb/config.py, with Redis's multi-parameter forms
-and its exact error replies; CONFIG SET is all or nothing, as in Redis 7.0.
+SET read and write the settings of valkdb/config/, aliases included, with Redis's multi-parameter
+forms and its exact error replies; CONFIG SET is all or nothing, as in Redis 7.0, and runs a
+setting's apply step (re-listening, the AOF, the open files limit) only when its value changed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gevent
 from valkdb import REDIS_VERSION, __version__, errors
 from valkdb.commands.keys import help_reply
 from valkdb.commands.registry import command, container
-from valkdb.config import BY_NAME, SETTINGS, ConfigError, Setting
+from valkdb.config import BY_NAME, ConfigError, Setting
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.persistence.aof import AofError
@@ -376,23 +377,26 @@ _CONFIG_HELP = [
 ]
 
 
+# Every name CONFIG GET patterns match (aliases too, as separate entries), hidden ones left out.
+_LISTED = [(name, setting) for name, setting in BY_NAME.items() if not setting.hidden]
+
+
 @command("config|get", -3, "admin noscript loading stale")
 def config_get(c, argv):
     config = c.server.config
-    found: dict[str, bytes] = {}  # setting -> the name to answer with
+    found: dict[str, tuple[bytes, Setting]] = {}  # name or alias -> (name to answer, setting)
     for pattern in argv[2:]:
         if not any(char in pattern for char in b"*?["):
-            setting = BY_NAME.get(pattern.lower().decode("latin-1"))
-            if setting is not None:
-                found.setdefault(setting.name, pattern)  # Redis answers with the name as asked
+            key = pattern.lower().decode("latin-1")
+            if key in BY_NAME and key not in found:
+                found[key] = (pattern, BY_NAME[key])  # Redis answers with the name as asked
             continue
         match = matcher(pattern, nocase=True)
-        for setting in SETTINGS:
-            name = setting.name.encode()
-            if match(name):
-                found.setdefault(setting.name, name)
-    return c.resp.map(
-        (bulk(asked), bulk(config.get(name).encode())) for name, asked in found.items())
+        for name, setting in _LISTED:
+            if name not in found and match(name.encode()):
+                found[name] = (name.encode(), setting)
+    return c.resp.map((bulk(asked), bulk(config.get(setting.name).encode(
+        "utf-8", "surrogateescape"))) for asked, setting in found.values())
 
 
 def _config_set_error(name: bytes, reason: str) -> CommandError:
@@ -401,52 +405,150 @@ def _config_set_error(name: bytes, reason: str) -> CommandError:
         % (name, reason.encode())))
 
 
-def _settings_to_set(argv: list[bytes]) -> list[tuple[Setting, str]]:
-    """Redis's first pass: every name known, settable and given once, else the first error."""
-    chosen: list[tuple[Setting, str]] = []
+def _is_local(c) -> bool:
+    """Redis's islocalClient: connected from 127.0.0.1 or ::1."""
+    return c.addr.rpartition(":")[0] in ("127.0.0.1", "[::1]")
+
+
+def _settings_to_set(c, argv: list[bytes]) -> list[tuple[Setting, bytes, str]]:
+    """Redis's first pass: every name known, settable, not refused while loading and given
+    once, else the first of these errors. Each setting comes with the name its own errors use:
+    the alias if it was named by its alias."""
+    config, local = c.server.config, _is_local(c)
+    chosen: list[tuple[Setting, bytes, str]] = []
     for i in range(2, len(argv), 2):
         name = argv[i]
-        setting = BY_NAME.get(name.lower().decode("latin-1"))
+        key = name.lower().decode("latin-1")
+        setting = BY_NAME.get(key)
         if setting is None:
             raise CommandError(errors.err_bytes(
                 b"ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name))
-        if not setting.mutable:
-            raise _config_set_error(name, "can't set immutable config")
-        if setting.protected:
-            raise _config_set_error(name, "can't set protected config")
-        if any(setting is seen for seen, _ in chosen):
+        reason = config.refusal(setting, local)
+        if reason:
+            raise _config_set_error(name, reason)
+        if c.server.loading and setting.deny_loading:
+            raise CommandError(errors.LOADING)
+        if any(key.encode() == seen for _, seen, _ in chosen):  # an alias is another entry
             raise _config_set_error(name, "duplicate parameter")
-        chosen.append((setting, argv[i + 1].decode("utf-8", "surrogateescape")))
+        chosen.append((setting, key.encode(), argv[i + 1].decode("utf-8", "surrogateescape")))
     return chosen
+
+
+def _restore(c, previous: list[tuple[Setting, str]]) -> None:
+    for setting, old in previous:
+        try:
+            c.server.config.set(setting.name, old, local=True)
+        except ConfigError as exc:
+            c.server.log.warning("Failed restoring failed CONFIG SET command. Error setting %s "
+                                 "to '%s': %s", setting.name, old, exc.args[0])
+
+
+def _apply_tls_port(server) -> None:
+    raise ConfigError("Unable to update TLS configuration. Check server logs.")  # no TLS here
+
+
+def _apply_tls(server) -> None:
+    config = server.config
+    if config.tls_port or config.tls_replication or config.tls_cluster:
+        _apply_tls_port(server)
+
+
+def _apply_listeners(reason: str):  # type: ignore[no-untyped-def]
+    def apply(server) -> None:
+        try:
+            server.relisten()
+        except OSError as exc:
+            server.log.warning("Failed to listen: %s", exc)
+            raise ConfigError(reason) from None
+    return apply
+
+
+def _apply_appendonly(server) -> None:
+    try:
+        server.appendonly_changed()
+    except (OSError, AofError) as exc:
+        server.log.warning("Unable to turn on AOF: %s", exc)
+        raise ConfigError("Unable to turn on AOF. Check server logs.") from None
+
+
+_RESERVED_FDS = 32  # Redis keeps this many descriptors for listeners, files and logs
+
+
+def _apply_maxclients(server) -> None:
+    """Raise the open files limit to maxclients + 32 if needed; as Redis, refuse (naming what
+    would fit) when the system will not allow it."""
+    wanted = server.config.maxclients + _RESERVED_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    # Redis tries lower limits in steps of 16 from the wanted one: the first that fits the
+    # hard limit, unless the process may raise that too; never below the current one.
+    capped = hard != resource.RLIM_INFINITY and hard < wanted
+    candidates = [wanted] + ([wanted + (hard - wanted) // 16 * 16] if capped else [])
+    best = soft
+    for candidate in candidates:
+        if candidate <= soft:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (
+                candidate, hard if hard == resource.RLIM_INFINITY else max(candidate, hard)))
+        except (ValueError, OSError):
+            continue
+        best = candidate
+        break
+    if best < wanted:
+        raise ConfigError("The operating system is not able to handle the specified number of "
+                          f"clients, try with {best - _RESERVED_FDS}")
+
+
+def _apply_backlog_size(server) -> None:
+    # Redis resizes its backlog then, to at least 16kb (not when reading the config file).
+    server.config.repl_backlog_size = max(server.config.repl_backlog_size, 16 * 1024)
+
+
+# What CONFIG SET does after changing a setting whose Setting.apply names one of these.
+_APPLY = {
+    "port": _apply_listeners("Unable to listen on this port. Check server logs."),
+    "bind": _apply_listeners("Failed to bind to specified addresses."),
+    "appendonly": _apply_appendonly,
+    "maxclients": _apply_maxclients,
+    "repl-backlog-size": _apply_backlog_size,
+    "tls-port": _apply_tls_port,
+    "tls": _apply_tls,
+}
 
 
 @command("config|set", -4, "admin noscript loading stale")
 def config_set(c, argv):
+    """As Redis 7.0: check every name, set every value (undoing them all at the first refusal),
+    then run each changed setting's apply step once (undoing everything if one fails)."""
     if len(argv) % 2:
         return errors.SYNTAX
-    chosen = _settings_to_set(argv)
-    for setting, text in chosen:  # validate everything before changing anything
-        try:
-            setting.parse(text)
-        except ConfigError as exc:
-            raise _config_set_error(setting.name.encode(), exc.args[0]) from None
+    chosen = _settings_to_set(c, argv)
     config = c.server.config
-    previous = [(setting, config.get(setting.name)) for setting, _ in chosen]
-    try:
-        for setting, text in chosen:
-            config.set(setting.name, text)
-    except ConfigError as exc:  # a setting refused by its own checks: undo them all
-        for setting, old in previous:
-            config.set(setting.name, old)
-        raise _config_set_error(setting.name.encode(), exc.args[0]) from None
-    if any(setting.name == "appendonly" for setting, _ in chosen):
+    previous = [(setting, config.get(setting.name)) for setting, _, _ in chosen]
+    applies: dict[str, bytes] = {}  # apply step -> the name its error blames
+    for i, (setting, name, text) in enumerate(chosen):
         try:
-            c.server.appendonly_changed()
-        except (OSError, AofError) as exc:
-            c.server.log.warning("Unable to turn on AOF: %s", exc)
-            config.set("appendonly", "no")
-            raise _config_set_error(b"appendonly", "Unable to turn on AOF. Check server "
-                                    "logs.") from None
+            changed = config.set(setting.name, text, local=True)
+        except ConfigError as exc:
+            _restore(c, previous[:i + 1])
+            raise _config_set_error(name, exc.args[0]) from None
+        if changed and setting.apply:
+            applies.setdefault(setting.apply, name)
+    for apply, name in applies.items():
+        try:
+            _APPLY[apply](c.server)
+        except ConfigError as exc:
+            c.server.log.warning("Failed applying new configuration. Possibly related to new %s "
+                                 "setting. Restoring previous settings.", name.decode())
+            _restore(c, previous)
+            for undo in applies:
+                try:
+                    _APPLY[undo](c.server)
+                except ConfigError:
+                    pass  # logged by the step; the old values were working before
+            raise _config_set_error(name, exc.args[0]) from None
     return OK
 
 
