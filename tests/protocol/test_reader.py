@@ -9,6 +9,7 @@ for the reader alone (chunk by chunk), including the cases Redis's sdssplitargs 
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -327,7 +328,7 @@ _request = st.tuples(st.lists(_element, min_size=1, max_size=4), st.integers(-1,
     lambda t: b"*%d\r\n" % (len(t[0]) + t[1]) + b"".join(t[0]))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=int(os.environ.get("VALKDB_READER_EXAMPLES", "3000")), deadline=None)
 @given(st.lists(_request, min_size=1, max_size=4), st.integers(0, 20))
 def test_fast_path_equals_exact_parser(requests, cut):
     """Pipelines of requests whose elements are bulk strings, bulk strings with other bytes
