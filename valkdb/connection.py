@@ -153,7 +153,8 @@ class Client:
                         stats["total_commands_processed"] += len(commands)
                     reply = b"".join(replies)
                     replies.clear()
-                if reader.error is not None:
+                if reader.error is not None and not self.close_after_reply:
+                    # (after QUIT Redis reads no further: what follows it is never parsed)
                     reply += errors.protocol(reader.error)
                     self.close_after_reply = True
                     server.log.debug("Protocol error (%s) from client: %s",
@@ -356,6 +357,11 @@ class Client:
         and past its class's client-output-buffer-limit the client is disconnected."""
         if self._held:  # after replies that wait for the AOF
             self.server.aof_files.hold(self, data)
+            return
+        if self._batch_replies and gevent.getcurrent() is self.greenlet:
+            # A message to oneself (RESP3) goes after the replies of the batch's earlier
+            # commands, as Redis appends it to the output buffer.
+            self._batch_replies.append(data)
             return
         self._send_or_queue(data, limit_class)
 

@@ -182,3 +182,32 @@ def test_long_inline_line_sent_at_once(pair, total):
                 received += data
             results.append(received)
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("payload", [
+    b"QUIT\r\n*1\r\nfoo\r\n",  # after QUIT Redis parses nothing more
+    b"quit\n'\n",
+    b"*-9223372036854775809\r\nPING\r\n",  # string2ll fails below LLONG_MIN too
+])
+def test_what_follows_quit_or_bad_counts(pair, payload):
+    mine, theirs = _both(pair, payload, closes=True)
+    assert mine == theirs
+
+
+def test_message_to_oneself_after_earlier_replies(pair):
+    """RESP3: a message published to a channel the publisher subscribes to is queued after the
+    replies of the commands before it, then the PUBLISH reply (Redis's output buffer order)."""
+    payload = b"HELLO 3\r\nSUBSCRIBE fz-self\r\nPUBLISH fz-self m\r\nPING\r\n"
+    results = []
+    for server in pair:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(payload)
+            received = b""
+            while not received.lower().endswith(b"pong\r\n"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                received += data
+            # HELLO's map names the server and its version: compare from the push onwards
+            results.append(received[received.index(b">3\r\n"):])
+    assert results[0] == results[1]
