@@ -167,20 +167,7 @@ def test_long_inline_line_sent_at_once(pair, total):
     """Redis checks the 64 KB limit after each read; a line sent at once is accepted as long as
     its newline arrives within the reads that take the buffer past 64 KB."""
     line = b"ECHO " + b"a" * (total - 7) + b"\r\n"
-    results = []
-    for server in pair:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(line + b"QUIT\r\n")
-            received = b""
-            while True:
-                try:
-                    data = sock.recv(1 << 20)
-                except ConnectionResetError:
-                    break
-                if not data:
-                    break
-                received += data
-            results.append(received)
+    results = [converse(server.port, line + b"QUIT\r\n", closes=True) for server in pair]
     assert results[0] == results[1]
 
 
