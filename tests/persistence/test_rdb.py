@@ -17,10 +17,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from valkdb.commands.hashes import Hash
-from valkdb.commands.lists import List
-from valkdb.commands.sets import Set
-from valkdb.commands.zsets import ZSet
 from valkdb.persistence import crc64 as crc64_module
 from valkdb.persistence import lzf
 from valkdb.persistence.crc64 import CHECK_VALUE, crc64, crc64_python
@@ -33,6 +29,7 @@ from valkdb.persistence.rdb import (
     encode_string,
     write_rdb,
 )
+from valkdb.store.types import Hash, List, Set, ZSet
 
 DEFAULT_LIMITS = SimpleNamespace(
     hash_max_listpack_entries=512, hash_max_listpack_value=64, set_max_intset_entries=512,

@@ -37,11 +37,8 @@ from tests.persistence.test_rdb import (
     zipmap,
 )
 from tests.support import redis_server_binary, start_redis
-from valkdb.commands.hashes import Hash
-from valkdb.commands.lists import List
-from valkdb.commands.sets import Set
-from valkdb.commands.zsets import ZSet
 from valkdb.persistence.rdb import RDBReader, check_rdb, encode_length, write_rdb
+from valkdb.store.types import Hash, List, Set, ZSet
 
 CHECKER = shutil.which("redis-check-rdb")
 pytestmark = pytest.mark.skipif(redis_server_binary() is None or CHECKER is None,

@@ -9,9 +9,7 @@ from fractions import Fraction
 from valkdb import errors, longdouble
 from valkdb.errors import CommandError
 from valkdb.protocol.reader import parse_length
-
-LLONG_MAX = 2**63 - 1
-LLONG_MIN = -(2**63)
+from valkdb.store.types import LLONG_MAX, LLONG_MIN
 
 
 def to_int(arg: bytes, error: bytes = errors.NOT_INTEGER) -> int:

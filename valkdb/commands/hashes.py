@@ -25,8 +25,6 @@ from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.keys import (
     parse_scan_options,
     pattern_matcher,
-    register_encoding,
-    register_type,
     scan_cursor,
     scan_reply,
 )
@@ -36,27 +34,13 @@ from valkdb.commands.strings import long_double
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ONE, ZERO, array, bulk, bulk_array, integer
 from valkdb.protocol.reader import parse_length
+from valkdb.store.types import Hash
 
 _NOT_INTEGER = errors.err("ERR hash value is not an integer")
 _NOT_FLOAT = errors.err("ERR hash value is not a float")
 _INCREMENT_NAN_OR_INFINITY = errors.err("ERR value is NaN or Infinity")
 _DELETION_BITS = 22
 _DELETION_MASK = (1 << _DELETION_BITS) - 1
-
-
-class Hash(dict):
-    """A Redis hash value: field -> value, in listpack order while `hashtable` is False."""
-
-    __slots__ = ("hashtable", "deletions")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hashtable = False
-        self.deletions = 0  # fields deleted so far; HSCAN cursors use it to stay complete
-
-
-register_type(Hash, b"hash")
-register_encoding(Hash, lambda value: b"hashtable" if value.hashtable else b"listpack")
 
 
 def _get_hash(db, key: bytes) -> Hash | None:  # type: ignore[no-untyped-def]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy as copy_module
 import time
-from collections.abc import Callable
-from typing import Any
 
 import gevent
 
@@ -29,8 +27,8 @@ from valkdb.protocol.encoder import (
     integer,
     simple,
 )
-from valkdb.protocol.reader import parse_length
 from valkdb.store.keyspace import now_ms
+from valkdb.store.types import encoding, string_encoding, type_name
 
 
 class Pacer:
@@ -51,19 +49,6 @@ class Pacer:
         if self.enabled and time.monotonic() - self.since >= self.SLICE:
             gevent.sleep(0.0001)
             self.since = time.monotonic()
-
-
-def type_name(value) -> bytes:  # type: ignore[no-untyped-def]
-    """Redis's type name for a stored value (TYPE, SCAN TYPE)."""
-    return _TYPE_NAMES.get(type(value), b"none")
-
-
-_TYPE_NAMES: dict[type, bytes] = {bytes: b"string"}
-
-
-def register_type(python_type: type, name: bytes) -> None:
-    """Data-type families call this so TYPE and SCAN TYPE know their values."""
-    _TYPE_NAMES[python_type] = name
 
 
 @command("del", -2, "write", 1, -1, 1)
@@ -475,21 +460,6 @@ OBJECT = container("object", -2)
 _SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
 
 
-def string_encoding(value: bytes) -> bytes:
-    if len(value) <= 20 and parse_length(value) is not None:
-        if LLONG_MIN <= int(value) <= LLONG_MAX:
-            return b"int"
-    return b"embstr" if len(value) <= 44 else b"raw"
-
-
-_ENCODERS: dict[type, Callable[[Any], bytes]] = {bytes: string_encoding}
-
-
-def register_encoding(python_type: type, encoding) -> None:  # type: ignore[no-untyped-def]
-    """Data-type families call this so OBJECT ENCODING can name their encodings."""
-    _ENCODERS[python_type] = encoding
-
-
 def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
     value = c.db.lookup(key)
     if value is None:
@@ -500,7 +470,7 @@ def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
 @command("object|encoding", 3, "readonly", 2, 2, 1)
 def object_encoding(c, argv):
     value = _object_value(c, argv[2])
-    return bulk(_ENCODERS[type(value)](value))
+    return bulk(encoding(value))
 
 
 @command("object|refcount", 3, "readonly", 2, 2, 1)

@@ -18,25 +18,14 @@ a list signals the key as ready; a push onto an existing list cannot have waiter
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from typing import Any
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
-from valkdb.commands.keys import register_encoding, register_type
 from valkdb.commands.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
-
-
-class List(deque):
-    """A Redis list value."""
-
-    __slots__ = ()
-
-
-register_type(List, b"list")
-register_encoding(List, lambda value: b"quicklist")
+from valkdb.store.types import List
 
 _RANK_ZERO = errors.err(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use "

@@ -25,19 +25,17 @@ from random import random as _random
 from typing import TypeVar
 
 from valkdb import errors
-from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
+from valkdb.commands.args import LLONG_MIN, to_int
 from valkdb.commands.keys import (
     parse_scan_options,
     pattern_matcher,
-    register_encoding,
-    register_type,
     scan_cursor,
     scan_reply,
 )
 from valkdb.commands.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ONE, ZERO, bulk, bulk_array, integer
-from valkdb.protocol.reader import parse_length
+from valkdb.store.types import Set, is_integer
 
 T = TypeVar("T")
 
@@ -48,67 +46,6 @@ _TOO_MANY_KEYS = errors.err("ERR Number of keys can't be greater than number of 
 EMPTY_SCAN = scan_reply(b"0", [])
 
 
-def is_integer(member: bytes) -> bool:
-    """Redis's isSdsRepresentableAsLongLong: could an intset hold this member?"""
-    if len(member) > 20:
-        return False
-    value = parse_length(member)
-    return value is not None and LLONG_MIN <= value <= LLONG_MAX
-
-
-class Set(dict):
-    """A Redis set value: member -> its index in `members`."""
-
-    __slots__ = ("members", "intset")
-
-    def __init__(self, intset: bool) -> None:
-        super().__init__()
-        self.members: list[bytes] = []
-        self.intset = intset
-
-    def add(self, member: bytes, intset_limit: int) -> bool:
-        if member in self:
-            return False
-        self[member] = len(self.members)
-        self.members.append(member)
-        if self.intset and (len(self.members) > intset_limit or not is_integer(member)):
-            self.intset = False
-        return True
-
-    def remove(self, member: bytes) -> bool:
-        index = self.pop(member, None)
-        if index is None:
-            return False
-        members = self.members
-        last = members.pop()
-        if index < len(members):
-            members[index] = last
-            self[last] = index
-        return True
-
-    def random_member(self) -> bytes:
-        members = self.members
-        return members[int(_random() * len(members))]
-
-    def pop_random(self) -> bytes:
-        """Remove a member chosen at random and return it (SPOP's O(1) step)."""
-        members = self.members
-        index = int(_random() * len(members))
-        member = members[index]
-        last = members.pop()
-        if index < len(members):
-            members[index] = last
-            self[last] = index
-        del self[member]
-        return member
-
-    def ordered(self) -> list[bytes]:
-        """The members in Redis's iteration order where it is defined: an intset's ascending."""
-        return sorted(self.members, key=int) if self.intset else self.members
-
-
-register_type(Set, b"set")
-register_encoding(Set, lambda value: b"intset" if value.intset else b"hashtable")
 
 
 def intset_limit(c) -> int:  # type: ignore[no-untyped-def]

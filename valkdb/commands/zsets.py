@@ -23,22 +23,19 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
-from sortedcontainers import SortedList
-
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
 from valkdb.commands.keys import (
     parse_scan_options,
     pattern_matcher,
-    register_encoding,
-    register_type,
     scan_cursor,
     scan_reply,
 )
 from valkdb.commands.registry import command, propagates
-from valkdb.commands.sets import Set, random_picks
+from valkdb.commands.sets import random_picks
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ZERO, bulk, bulk_array, format_double, integer
+from valkdb.store.types import Set, ZSet
 
 _NAN_SCORE = errors.err("ERR resulting score is not a number (NaN)")
 _NOT_FLOAT_RANGE = errors.err("ERR min or max is not a float")
@@ -49,74 +46,6 @@ _LIMIT_WITH_RANK = errors.err(
 _WITHSCORES_WITH_LEX = errors.err(
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 _EMPTY_SCAN = scan_reply(b"0", [])
-
-
-class ZSet(dict):
-    """A Redis sorted set: member -> score, and `ordered` (score, member) pairs in rank order.
-
-    `deletions` counts members removed so far: ZSCAN cursors use it to stay complete."""
-
-    __slots__ = ("ordered", "listpack", "deletions")
-
-    def __init__(self, listpack: bool) -> None:
-        super().__init__()
-        self.ordered: Any = SortedList()
-        self.listpack = listpack
-        self.deletions = 0
-
-    def __deepcopy__(self, memo: dict) -> ZSet:  # COPY: scores and members are immutable
-        twin = ZSet(self.listpack)
-        dict.update(twin, self)
-        twin.ordered = self.ordered.copy()
-        return twin
-
-    def insert(self, member: bytes, score: float, limits: tuple[int, int]) -> None:
-        """Add a new member (Redis's zsetAdd converts a listpack before it grows too big)."""
-        if self.listpack and (len(self) >= limits[0] or len(member) > limits[1]):
-            self.listpack = False
-        if self.listpack:
-            score += 0.0  # a listpack stores -0 as the integer 0
-        self[member] = score
-        self.ordered.add((score, member))
-
-    def rescore(self, member: bytes, old: float, new: float) -> None:
-        if self.listpack:
-            new += 0.0
-        ordered = self.ordered
-        ordered.remove((old, member))
-        ordered.add((new, member))
-        self[member] = new
-
-    def discard(self, member: bytes) -> bool:
-        score = self.pop(member, None)
-        if score is None:
-            return False
-        self.ordered.remove((score, member))
-        self.deletions += 1
-        return True
-
-    def pop_end(self, highest: bool) -> tuple[float, bytes]:
-        score, member = self.ordered.pop(-1 if highest else 0)
-        del self[member]
-        self.deletions += 1
-        return score, member
-
-    def delete_span(self, start: int, stop: int) -> int:
-        """Remove the members of ranks start <= rank < stop; how many were removed."""
-        ordered = self.ordered
-        for _, member in ordered.islice(start, stop):
-            del self[member]
-        del ordered[start:stop]
-        self.deletions += stop - start
-        return stop - start
-
-    def rank(self, member: bytes) -> int | None:
-        score = self.get(member)
-        return None if score is None else self.ordered.index((score, member))
-
-
-register_type(ZSet, b"zset")
-register_encoding(ZSet, lambda value: b"listpack" if value.listpack else b"skiplist")
 
 
 def _limits(c) -> tuple[int, int]:  # type: ignore[no-untyped-def]

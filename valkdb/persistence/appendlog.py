@@ -47,6 +47,7 @@ from valkdb.persistence.aof import (
 )
 from valkdb.persistence.snapshots import dump_keyspace, remove_file
 from valkdb.protocol.encoder import format_double
+from valkdb.store.types import Hash, List, Set, ZSet
 
 if TYPE_CHECKING:
     from valkdb.server import Server
@@ -425,11 +426,6 @@ class AppendLog:
 def dump_commands(path: str, keyspace: Keyspace) -> None:
     """The dataset as commands that rebuild it (aof-use-rdb-preamble no): a SELECT per
     database, up to 64 items per command, deadlines as PEXPIREAT (rewriteAppendOnlyFileRio)."""
-    from valkdb.commands.hashes import Hash  # noqa: PLC0415  (persistence sits below commands)
-    from valkdb.commands.lists import List  # noqa: PLC0415
-    from valkdb.commands.sets import Set  # noqa: PLC0415
-    from valkdb.commands.zsets import ZSet  # noqa: PLC0415
-
     with open(path, "wb") as f:
         out: list[bytes] = []
         for db in keyspace.dbs:

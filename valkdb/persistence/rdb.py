@@ -29,12 +29,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from valkdb import REDIS_VERSION
-from valkdb.commands.hashes import Hash
-from valkdb.commands.lists import List
-from valkdb.commands.sets import Set
-from valkdb.commands.zsets import ZSet
 from valkdb.persistence import lzf
 from valkdb.persistence.crc64 import crc64
+from valkdb.store.types import Hash, List, Set, ZSet
 
 RDB_VERSION = 10
 
