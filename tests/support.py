@@ -35,12 +35,14 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 class ServerProcess:
     """A server started on a free loopback port; stopped with stop() (SIGTERM, then kill)."""
 
-    def __init__(self, argv: list[str], port: int, cwd: str) -> None:
+    def __init__(self, argv: list[str], port: int, cwd: str,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port
         self.cwd = cwd
         self.log_path = os.path.join(cwd, "server.log")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=env)
         try:
             wait_for_port(port, self.proc)
         except Exception:
@@ -63,13 +65,16 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def start_valkdb(*args: str, port: int | None = None, cwd: str | None = None) -> ServerProcess:
-    """valkdb on 127.0.0.1 only, no save points, plus any extra redis-style options."""
+def start_valkdb(*args: str, port: int | None = None, cwd: str | None = None,
+                 source: str | None = None) -> ServerProcess:
+    """valkdb on 127.0.0.1 only, no save points, plus any extra redis-style options; `source`
+    runs the valkdb package found in that directory (another revision) instead of this one."""
     port = port or free_port()
     cwd = cwd or tempfile.mkdtemp(prefix="valkdb-test-")
     argv = [sys.executable, "-m", "valkdb", "--bind", "127.0.0.1", "--port", str(port),
             "--save", "", *args]
-    return ServerProcess(argv, port, cwd)
+    env = None if source is None else {**os.environ, "PYTHONPATH": source}
+    return ServerProcess(argv, port, cwd, env)
 
 
 def redis_server_binary() -> str | None:

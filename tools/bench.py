@@ -3,9 +3,11 @@
     python tools/bench.py                       # SET and GET, 50 clients, -P 1 and -P 16
     python tools/bench.py --tests lpush,rpop --rounds 5 --requests 200000
 
-Each round runs every (pipeline, test) case against both servers, alternating which goes first,
-so that drift on the machine hits both alike. Prints every figure, then the median per case and
-the ratio valkdb / redis-server.
+    python tools/bench.py --baseline a73ca45    # also valkdb as of that revision, same run
+
+Each round runs every (pipeline, test) case against every server, rotating which goes first, so
+that drift on the machine hits all alike. Prints every figure, then the median per case and the
+ratio valkdb / redis-server (and valkdb / the baseline revision).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
 import time
 
-from common import pair
+from common import pair, start_valkdb
 
 
 def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
@@ -37,6 +40,16 @@ def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: i
     return float(rows[0][1])
 
 
+def export_revision(revision: str) -> str:
+    """A directory holding the valkdb package as of a git revision (git archive, no checkout)."""
+    root = tempfile.mkdtemp(prefix="valkdb-baseline-")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(["git", "-C", repo, "archive", revision, "valkdb"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+    return root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", default="set,get")
@@ -44,33 +57,45 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", help="a git revision of valkdb to measure alongside")
     args = parser.parse_args()
     valkdb, redis = pair()
     servers = {"valkdb": valkdb, "redis": redis}
+    if args.baseline:
+        servers["baseline"] = start_valkdb(source=export_revision(args.baseline))
     results: dict[tuple[int, str, str], list[float]] = {}
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
-          f"{args.clients} clients, {args.requests} requests per run")
+          f"{args.clients} clients, {args.requests} requests per run"
+          + (f", baseline valkdb {args.baseline}" if args.baseline else ""))
     try:
         for round_no in range(args.rounds):
-            order = ["valkdb", "redis"] if round_no % 2 == 0 else ["redis", "valkdb"]
+            names = list(servers)
+            order = names[round_no % len(names):] + names[:round_no % len(names)]
             for pipeline in map(int, args.pipelines.split(",")):
                 for test in args.tests.split(","):
                     for name in order:
                         rps = run_benchmark(servers[name].port, test, args.requests,
                                             args.clients, pipeline)
                         results.setdefault((pipeline, test, name), []).append(rps)
-                        print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} {name:<6} "
+                        print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} {name:<8} "
                               f"{rps:>12,.0f} rps", flush=True)
     finally:
-        valkdb.stop()
-        redis.stop()
-    print("\n| test | pipeline | valkdb rps | redis-server rps | ratio |\n|---|---|---|---|---|")
+        for server in servers.values():
+            server.stop()
+    baseline = "baseline" in servers
+    print("\n| test | pipeline | valkdb rps | redis-server rps | ratio |"
+          + (" baseline rps | valkdb / baseline |" if baseline else "")
+          + "\n|---|---|---|---|---|" + ("---|---|" if baseline else ""))
     for pipeline in map(int, args.pipelines.split(",")):
         for test in args.tests.split(","):
-            ours = statistics.median(results[(pipeline, test, "valkdb")])
-            theirs = statistics.median(results[(pipeline, test, "redis")])
-            print(f"| {test.upper()} | {pipeline} | {ours:,.0f} | {theirs:,.0f} | "
-                  f"{ours / theirs:.2f}x |")
+            median = {name: statistics.median(results[(pipeline, test, name)])
+                      for name in servers}
+            ours, theirs = median["valkdb"], median["redis"]
+            row = f"| {test.upper()} | {pipeline} | {ours:,.0f} | {theirs:,.0f} | " \
+                  f"{ours / theirs:.2f}x |"
+            if baseline:
+                row += f" {median['baseline']:,.0f} | {ours / median['baseline']:.3f}x |"
+            print(row)
 
 
 if __name__ == "__main__":

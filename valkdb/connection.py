@@ -24,10 +24,8 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from valkdb import errors
-from valkdb.commands.registry import COMMANDS, Command, propagate_verbatim
-from valkdb.commands.transactions import exec_, exec_refused
-from valkdb.errors import CommandError
-from valkdb.protocol.encoder import QUEUED, RESP2_ENCODER
+from valkdb.core.context import Context
+from valkdb.core.dispatch import CrossProtocolAttack, execute
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
 
 if TYPE_CHECKING:
@@ -36,64 +34,28 @@ if TYPE_CHECKING:
 RECV_SIZE = 64 * 1024
 _client_ids = itertools.count(1)
 
-# Raw command names as clients send them (b"get", b"GET" ...) -> Command; fills on first use so
-# upper/lower-casing runs only on a miss. Bounded: unknown names are never cached.
-_BY_RAW_NAME: dict[bytes, Command] = {}
 
+class Client(Context):
+    """A connection's Context: what it runs commands in, plus its socket and output."""
 
-def lookup(name: bytes) -> Command | None:
-    entry = _BY_RAW_NAME.get(name)
-    if entry is None:
-        entry = COMMANDS.get(name.lower().decode("latin-1"))
-        if entry is not None and len(_BY_RAW_NAME) < 4096:
-            _BY_RAW_NAME[name] = entry
-    return entry
-
-
-# (command, exception type) pairs whose traceback was logged: a bug hit in a loop logs once.
-_LOGGED_BUGS: set[tuple[str, type]] = set()
-
-
-class CrossProtocolAttack(Exception):
-    """An HTTP request sent to the server (a command named POST or Host:): Redis closes the
-    connection without replying, even to the commands before it in the same packet."""
-
-
-class Client:
-    def __init__(self, server: Server, sock: socket.socket | None, address: Any) -> None:
-        """sock None: the client that replays the AOF at start-up (Redis's fake client)."""
-        self.server = server
-        self.sock: socket.socket = sock  # type: ignore[assignment]
+    def __init__(self, server: Server, sock: socket.socket, address: Any) -> None:
+        super().__init__(server)
+        self.sock = sock
         self.id = next(_client_ids)
         self.addr = _format_address(address)
-        self.laddr = "" if sock is None else _format_address(sock.getsockname())
+        self.laddr = _format_address(sock.getsockname())
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.db = server.keyspace[0]
-        self.resp = RESP2_ENCODER
         config = server.config
         self.reader = RequestReader(config.proto_max_bulk_len, config.client_query_buffer_limit)
         self.authenticated = not config.requirepass
         self.reader.authenticated = self.authenticated
         self.created = time.time()
         self.last_active = time.monotonic()
-        self.last_command = "NULL"
-        self.channels: dict[bytes, None] = {}  # subscribed channels, in order
-        self.patterns: dict[bytes, None] = {}  # subscribed patterns, in order
-        self.close_after_reply = False
         self.idle = False  # blocked in recv (or in a blocking command) with nothing in flight
         self.closed = False
         self.waiter: Any = None  # the blocking.Waiter while a blocking command waits
-        # Transactions: queued (entry, argv) between MULTI and EXEC, whether one of them was
-        # refused (EXECABORT), and the WATCHed keys, invalidated by Database.touch (dirty_cas).
-        self.multi: list[tuple[Command, list[bytes]]] | None = None
-        self.multi_failed = False
-        self.in_exec = False
-        self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
-        self.dirty_cas = False
-        self._ready_keys = server.blocking.ready_keys
-        self._propagated = server.propagated
         self.greenlet: gevent.Greenlet | None = None
         self._out: list[bytes] = []
         self._batch_replies: list[bytes] = []  # replies of the batch being run, not yet sent
@@ -113,7 +75,6 @@ class Client:
         wait = self.sock._wait  # type: ignore[attr-defined]
         readable = self.sock._read_event  # type: ignore[attr-defined]
         reader = self.reader
-        execute = self.execute
         server = self.server
         stats = server.stats
         more_pending = False  # the last recv filled the buffer: more is probably waiting
@@ -136,13 +97,13 @@ class Client:
                 commands = reader.read()
                 stats["total_commands_processed"] += len(commands)
                 if len(commands) == 1 and reader.authenticated:
-                    reply = execute(commands[0])
+                    reply = execute(self, commands[0])
                 else:
                     replies = self._batch_replies  # emptied after each batch
                     while commands:
                         read_limited = not reader.authenticated
                         for argv in commands:
-                            replies.append(execute(argv))
+                            replies.append(execute(self, argv))
                             if self.close_after_reply:
                                 break
                         # Before AUTH the reader hands out one command at a time, so that the
@@ -190,105 +151,6 @@ class Client:
             self.write(data)
         except OSError:
             pass
-
-    def execute(self, argv: list[bytes]) -> bytes:
-        """Run one command (or queue it inside MULTI); return its encoded reply."""
-        entry = _BY_RAW_NAME.get(argv[0]) or lookup(argv[0])
-        if entry is None:
-            if argv[0].lower() in (b"post", b"host:"):
-                raise CrossProtocolAttack
-            return self._refuse(errors.unknown_command(argv))
-        if entry.subcommands is not None and len(argv) > 1:
-            sub = entry.subcommands.get(argv[1].lower())
-            if sub is None:
-                return self._refuse(errors.unknown_subcommand(argv[1], entry.name))
-            entry = sub
-        arity = entry.arity
-        if arity != len(argv) and (arity > 0 or len(argv) < -arity):
-            return self._refuse(errors.wrong_arity(entry.name), entry)
-        if not self.authenticated and not entry.no_auth:
-            return self._refuse(errors.NOAUTH, entry)
-        if self.server.gate is not None:  # loading, or writes refused after a disk error
-            refusal = self.server.gate(entry)
-            if refusal is not None:
-                return self._refuse(refusal, entry)
-        if (self.channels or self.patterns) and self.resp.version == 2 and not entry.pubsub_ok:
-            return self._refuse(errors.err(
-                f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                "PING / QUIT / RESET are allowed in this context"
-            ), entry)
-        if self.multi is not None and not entry.runs_in_multi:
-            if entry.no_multi:
-                return self._refuse(errors.err("ERR Command not allowed inside a transaction"))
-            self.multi.append((entry, argv))
-            return QUEUED
-        return self.call(entry, argv)
-
-    def call(self, entry: Command, argv: list[bytes]) -> bytes:
-        """Run a checked command (EXEC runs its queue through here too)."""
-        self.last_command = entry.name
-        try:
-            reply = entry.handler(self, argv)  # type: ignore[misc]
-        except CommandError as exc:
-            reply = exc.reply
-        except Exception as exc:  # a bug in a handler must not take the connection down
-            return self._internal_error(entry, exc)
-        if entry.write:
-            server = self.server
-            server.dirty += 1
-            if server.aof is not None and reply[:1] != b"-":
-                propagate = entry.propagate
-                if propagate is propagate_verbatim:  # the common case, one call less
-                    self.propagate(argv)
-                elif propagate is not None:
-                    propagate(self, argv, reply)
-        if not self.in_exec:  # a transaction's effects are served and logged after EXEC
-            if self._ready_keys:
-                self.server.blocking.serve_ready()
-            if self._propagated:
-                self.server.commit_propagated()
-        return reply
-
-    def _internal_error(self, entry: Command, exc: Exception) -> bytes:
-        """A handler raised: answer -ERR, log the traceback once per command and exception
-        type. Nothing is propagated (a replay would meet the same bug)."""
-        key = (entry.name, type(exc))
-        if key not in _LOGGED_BUGS:
-            _LOGGED_BUGS.add(key)
-            self.server.log.error("Internal error in '%s' (reported once)", entry.name,
-                                  exc_info=exc)
-        return errors.err(f"ERR internal error in '{entry.name}' command: "
-                          f"{type(exc).__name__}")
-
-    def propagate(self, argv: list[bytes]) -> None:
-        """Log a command with the effect of the one running, in this client's database; a
-        transaction's commands are collected until EXEC, to be logged inside MULTI/EXEC."""
-        aof = self.server.aof
-        if aof is None:
-            return
-        if self.in_exec:
-            self._propagated.append((self.db.index, argv))
-        else:
-            aof.pending.append((self.db.index, argv))
-
-    def _refuse(self, reply: bytes, entry: Command | None = None) -> bytes:
-        """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT).
-        A refused EXEC itself discards the transaction at once."""
-        if entry is not None and entry.handler is exec_:
-            return exec_refused(self, reply)
-        if self.multi is not None:
-            self.multi_failed = True
-        return reply
-
-    def unwatch(self) -> None:
-        for db, key in self.watching:
-            clients = db.watched.get(key)
-            if clients is not None:
-                clients.pop(self, None)
-                if not clients:
-                    del db.watched[key]
-        self.watching = []
-        self.dirty_cas = False
 
     # -- output ------------------------------------------------------------------------------
 

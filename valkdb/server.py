@@ -24,16 +24,17 @@ from gevent.server import StreamServer
 
 import valkdb.commands  # noqa: F401  (registers every command family)
 from valkdb import errors
-from valkdb.blocking import Blocking
-from valkdb.commands.registry import Command
 from valkdb.config import Config
 from valkdb.connection import Client
+from valkdb.core.blocking import Blocking
+from valkdb.core.propagation import Propagation
+from valkdb.core.pubsub import PubSub
+from valkdb.core.registry import Command
 from valkdb.persistence.aof import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
 from valkdb.persistence.loading import load_dataset
 from valkdb.persistence.snapshots import Snapshots, remove_file
-from valkdb.pubsub import PubSub
 from valkdb.store.expiry import ActiveExpiry
 from valkdb.store.keyspace import Database, Keyspace
 
@@ -47,18 +48,18 @@ class Server:
             config.databases, config.keyspace_shards, self.expiry.note_deadline)
         self.expiry.keyspace = self.keyspace
         self.pubsub = PubSub()
-        self.blocking = Blocking()
         self.clients: dict[int, Client] = {}
         self.listeners: list[StreamServer] = []
         self.started = time.time()
-        self.dirty = 0  # writes since the last save (INFO rdb_changes_since_last_save)
         self.children = Children(self._inherited_sockets)
         self.rdb = Snapshots(self)
         self.aof_files = AppendLog(self)  # the AOF directory, its rewrites and its writer
         self.aof: AppendLog | None = None  # aof_files while appendonly is on (the hot path's test)
-        # (db index, argv) propagated by a transaction, logged inside MULTI/EXEC after EXEC.
-        # Clients test it after every command, so it is emptied in place, never replaced.
-        self.propagated: list[tuple[int, list[bytes]]] = []
+        # What commands change goes down the bus to its outputs (the AOF while it is on).
+        self.propagation = Propagation()
+        self.blocking = Blocking(self.propagation)
+        self.keyspace.set_on_expired(self._propagate_expired)
+        self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
         # Set while some commands must be refused: loading, or writes after a disk error.
         self.gate: Callable[[Command], bytes | None] | None = None
         self.loading = False
@@ -141,10 +142,26 @@ class Server:
         or, were this process killed, clients would connect to a child that never answers."""
         return [listener.socket.fileno() for listener in self.listeners]
 
+    @property
+    def dirty(self) -> int:
+        """Changes since the last save (INFO rdb_changes_since_last_save, save points)."""
+        return self.keyspace.changes.dirty
+
+    @dirty.setter
+    def dirty(self, value: int) -> None:
+        self.keyspace.changes.dirty = value
+
     def start_aof(self) -> None:
         self.aof_files.open()
+        self._aof_on()
+
+    def _aof_on(self) -> None:
         self.aof = self.aof_files
-        self.keyspace.set_on_expired(self._log_expired)
+        self.propagation.outputs.append(self.aof_files.feed)
+
+    def _aof_off(self) -> None:
+        self.aof = None
+        self.propagation.outputs.remove(self.aof_files.feed)
 
     def appendonly_changed(self) -> None:
         """CONFIG SET appendonly: start logging (through a rewrite) or stop (startAppendOnly,
@@ -152,26 +169,20 @@ class Server:
         files = self.aof_files
         if self.config.appendonly and self.aof is None:
             files.enable()
-            self.aof = files
-            self.keyspace.set_on_expired(self._log_expired)
+            self._aof_on()
         elif not self.config.appendonly and self.aof is not None:
             child = self.stop_child("aof")
             if child is not None:
                 self.log.warning("Killing running AOF rewrite child: %d", child.pid)
             files.close()
-            self.aof = None
-            self.keyspace.set_on_expired(None)
+            self._aof_off()
             self.update_gate()
 
-    def commit_propagated(self) -> None:
-        if self.aof is not None:
-            self.aof.commit(self.propagated)
-        self.propagated.clear()
-
-    def _log_expired(self, db: Database, key: bytes) -> None:
-        """An expired key goes from the AOF too (its replay must not see it as live)."""
-        if self.aof is not None:
-            self.aof.commit([(db.index, [b"DEL", key])])
+    def _propagate_expired(self, db: Database, key: bytes) -> None:
+        """An expired key is deleted downstream too (a replay must not see it as live): with
+        the command that found it expired, or in the active-expiry cycle's flush."""
+        self.propagation.add(
+            db.index, [b"UNLINK" if self.config.lazyfree_lazy_expire else b"DEL", key])
 
     def reset_snapshot(self) -> None:
         """After FLUSHALL (flushAllDataAndResetRDB): a running BGSAVE is stopped, and with save

@@ -14,8 +14,9 @@ import shutil
 import pexpect
 import pytest
 
+import valkdb.commands  # noqa: F401  (registers every command)
 from tests.compat.resp import RawConnection, bulk_value, elements
-from valkdb.commands.registry import COMMANDS
+from valkdb.core.registry import COMMANDS
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="needs redis-cli")
 

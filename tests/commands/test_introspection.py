@@ -12,10 +12,11 @@ import io
 
 import pytest
 
+import valkdb.commands  # noqa: F401  (registers every command)
 from tests.compat.differ import Differ
 from tests.compat.resp import RawConnection, bulk_value, elements
 from valkdb.commands.introspection import _documents
-from valkdb.commands.registry import COMMANDS
+from valkdb.core.registry import COMMANDS
 
 # Commands valkdb has that Redis 7.0 does not (redis-py 8 sends CLIENT SETINFO, a 7.2 command).
 NEWER_THAN_7_0 = {"client|setinfo"}

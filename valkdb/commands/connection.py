@@ -8,8 +8,8 @@ from _operator import _compare_digest as compare_digest
 from valkdb import REDIS_VERSION, errors
 from valkdb.commands.args import db_index, to_int
 from valkdb.commands.keys import help_reply
-from valkdb.commands.registry import command, container
 from valkdb.commands.transactions import discard_transaction
+from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import (
     EMPTY_ARRAY,

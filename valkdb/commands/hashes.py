@@ -28,9 +28,9 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command, propagates
 from valkdb.commands.sets import EMPTY_SCAN, random_count, random_picks
 from valkdb.commands.strings import long_double
+from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ONE, ZERO, array, bulk, bulk_array, integer
 from valkdb.protocol.reader import parse_length
@@ -59,8 +59,8 @@ def _hash_for_write(db, key: bytes) -> Hash:  # type: ignore[no-untyped-def]
         db.store(key, value)
     elif type(value) is not Hash:
         raise CommandError(errors.WRONGTYPE)
-    elif db.watched:
-        db.touch(key)
+    else:
+        db.modified(key)
     return value
 
 
@@ -106,8 +106,8 @@ def _set_one(c, key: bytes, value: Hash | None, field: bytes, new: bytes) -> Non
     if value is None:
         value = Hash()
         c.db.store(key, value)
-    elif c.db.watched:
-        c.db.touch(key)
+    else:
+        c.db.modified(key)
     _check_lengths(c, value, [field, new])
     value[field] = new
     _check_size(c, value)
@@ -169,8 +169,8 @@ def hdel(c, argv):
         value.deletions += deleted
         if not value:
             c.db.delete(argv[1])
-        elif c.db.watched:
-            c.db.touch(argv[1])
+        else:
+            c.db.modified(argv[1])
     return integer(deleted)
 
 

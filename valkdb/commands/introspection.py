@@ -17,7 +17,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.keys import help_reply
-from valkdb.commands.registry import COMMANDS, Command, command, container
+from valkdb.core.registry import COMMANDS, Command, command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import EMPTY_ARRAY, array, bulk, bulk_array, integer, simple

@@ -7,13 +7,11 @@ between chunks via `Pacer`, so other clients keep being served while they run.
 from __future__ import annotations
 
 import copy as copy_module
-import time
-
-import gevent
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
-from valkdb.commands.registry import command, container, propagates
+from valkdb.core.context import Pacer
+from valkdb.core.registry import command, container, propagates
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import (
@@ -29,26 +27,6 @@ from valkdb.protocol.encoder import (
 )
 from valkdb.store.keyspace import now_ms
 from valkdb.store.types import encoding, string_encoding, type_name
-
-
-class Pacer:
-    """Lets other clients run during a long command: called between chunks of work, it yields
-    once the command has run for SLICE seconds since it last did (never inside MULTI/EXEC).
-
-    The yield is a short timer, not sleep(0): gevent may resume a sleep(0) before it polls for
-    I/O, so clients waiting on their sockets would not run until the long command ends.
-    """
-
-    SLICE = 0.002
-
-    def __init__(self, c) -> None:  # type: ignore[no-untyped-def]
-        self.enabled = not getattr(c, "in_exec", False)
-        self.since = time.monotonic()
-
-    def __call__(self) -> None:
-        if self.enabled and time.monotonic() - self.since >= self.SLICE:
-            gevent.sleep(0.0001)
-            self.since = time.monotonic()
 
 
 @command("del", -2, "write", 1, -1, 1)

@@ -10,7 +10,7 @@ join and a pop answers with the element itself. Comparisons (LREM, LPOS, LINSERT
 argument the same way. Code that needs the raw bytes (persistence) strips the header and CRLF.
 
 Blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) first try to serve themselves; when
-every key is empty they park on valkdb.blocking with a `serve(key)` function that does, later,
+every key is empty they park on valkdb.core.blocking with a `serve(key)` function that does, later,
 exactly what the command would have done on that key. As Redis's dbAdd, a command that creates
 a list signals the key as ready; a push onto an existing list cannot have waiters.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
-from valkdb.commands.registry import command, propagates
+from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
 from valkdb.store.types import List
@@ -51,8 +51,8 @@ def _changed(c, key: bytes, value: List) -> None:  # type: ignore[no-untyped-def
     """After an in-place change: an emptied list is deleted, WATCH learns of the change."""
     if not value:
         c.db.delete(key)
-    elif c.db.watched:
-        c.db.touch(key)
+    else:
+        c.db.modified(key)
 
 
 def _where(arg: bytes) -> bool:
@@ -92,8 +92,8 @@ def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # ty
         c.server.blocking.ready(db, key)
     elif type(value) is not List:
         return errors.WRONGTYPE
-    elif db.watched:
-        db.touch(key)
+    else:
+        db.modified(key)
     if left:
         value.extendleft(map(bulk, argv[2:]))
     else:
@@ -250,7 +250,7 @@ def ltrim(c, argv):
             for _ in range(len(value) - (last - first + 1)):
                 value.pop()
     if value:
-        c.db.touch(key)  # Redis signals the change even when nothing was trimmed
+        c.db.modified(key)  # Redis signals the change even when nothing was trimmed
     else:
         c.db.delete(key)
     return OK
@@ -351,8 +351,8 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  
         target = List()
         db.store(dst, target)
         c.server.blocking.ready(db, dst)
-    elif db.watched:
-        db.touch(dst)
+    else:
+        db.modified(dst)
     if to_left:
         target.appendleft(item)
     else:

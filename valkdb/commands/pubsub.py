@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from valkdb.commands.keys import help_reply
-from valkdb.commands.registry import command, container
+from valkdb.core.registry import command, container
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import array, bulk, bulk_array, integer
 

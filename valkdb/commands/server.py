@@ -19,8 +19,8 @@ import gevent
 
 from valkdb import REDIS_VERSION, __version__, errors
 from valkdb.commands.keys import help_reply
-from valkdb.commands.registry import command, container
 from valkdb.config import BY_NAME, ConfigError, Setting
+from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.persistence.aof import AofError

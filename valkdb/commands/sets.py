@@ -32,7 +32,7 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command, propagates
+from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ONE, ZERO, bulk, bulk_array, integer
 from valkdb.store.types import Set, is_integer
@@ -77,8 +77,8 @@ def _changed(c, key: bytes, value: Set) -> None:  # type: ignore[no-untyped-def]
     """After an in-place change: an emptied set is deleted, WATCH learns of the change."""
     if not value:
         c.db.delete(key)
-    elif c.db.watched:
-        c.db.touch(key)
+    else:
+        c.db.modified(key)
 
 
 def random_count(arg: bytes) -> int:
@@ -120,8 +120,8 @@ def sadd(c, argv):
     for member in argv[2:]:
         if add(member, limit):
             added += 1
-    if added and db.watched:
-        db.touch(key)
+    if added:
+        db.modified(key)
     return integer(added)
 
 
@@ -179,8 +179,8 @@ def smove(c, argv):
     if dst is None:
         dst = Set(is_integer(member))
         db.store(dst_key, dst)
-    if dst.add(member, intset_limit(c)) and db.watched:
-        db.touch(dst_key)
+    if dst.add(member, intset_limit(c)):
+        db.modified(dst_key)
     return ONE
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.keys import propagate_expiry
-from valkdb.commands.registry import command, propagates
+from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_BULK, OK, bulk, integer
 from valkdb.store.keyspace import now_ms

@@ -1,16 +1,18 @@
 """Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH (Redis's multi.c).
 
-Between MULTI and EXEC the dispatcher queues commands (Client.execute); a command refused while
+Between MULTI and EXEC the dispatcher queues commands (core/dispatch.py); a command refused while
 queueing dooms the transaction (EXECABORT). EXEC runs the queue with nothing interleaved: a
-command never yields inside EXEC (Client.in_exec turns off Pacer and blocking), and keys made
-ready for blocked clients are served after the whole transaction. WATCHed keys are invalidated
-by Database.touch, from any client's writes, expiry, FLUSHDB/FLUSHALL and SWAPDB.
+command never yields inside EXEC (Context.in_exec turns off Pacer and blocking), and keys made
+ready for blocked clients are served, and the transaction's effects propagated (in MULTI/EXEC
+when there are several), after the whole transaction. WATCHed keys are invalidated by
+Database.signal, from any client's writes, expiry, FLUSHDB/FLUSHALL and SWAPDB.
 """
 
 from __future__ import annotations
 
 from valkdb import errors
-from valkdb.commands.registry import command
+from valkdb.core.dispatch import call
+from valkdb.core.registry import COMMANDS, command
 from valkdb.protocol.encoder import OK
 from valkdb.store.keyspace import now_ms
 
@@ -73,12 +75,15 @@ def exec_(c, argv):
         return c.resp.null_array
     c.in_exec = True
     try:
-        replies = [c.call(entry, args) for entry, args in queued]
+        replies = [call(c, entry, args) for entry, args in queued]
     finally:
         c.in_exec = False
     reply = b"*%d\r\n%s" % (len(replies), b"".join(replies))
     c.last_command = "exec"
     return reply
+
+
+COMMANDS["exec"].on_refused = exec_refused
 
 
 @command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1)

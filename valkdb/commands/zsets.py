@@ -31,8 +31,8 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
-from valkdb.commands.registry import command, propagates
 from valkdb.commands.sets import random_picks
+from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ZERO, bulk, bulk_array, format_double, integer
 from valkdb.store.types import Set, ZSet
@@ -80,7 +80,7 @@ def get_zset(c, key: bytes) -> ZSet | None:  # type: ignore[no-untyped-def]
 
 def _after_removal(c, key: bytes, zs: ZSet) -> None:  # type: ignore[no-untyped-def]
     if zs:
-        c.db.touch(key)
+        c.db.modified(key)
     else:
         c.db.delete(key)
 
@@ -353,7 +353,7 @@ def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped
                 updated += 1
         processed += 1
     if added or updated:
-        c.db.touch(key)
+        c.db.modified(key)
     if added:
         c.server.blocking.ready(c.db, key)
     if incr:
@@ -371,7 +371,7 @@ def zadd(c, argv):
             if current is not None:  # an update: the one case worth a short path
                 if score != current:
                     zs.rescore(argv[3], current, score)
-                    c.db.touch(argv[1])
+                    c.db.modified(argv[1])
                 return ZERO
     return _zadd(c, argv, incr=False)
 

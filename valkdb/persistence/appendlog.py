@@ -1,8 +1,9 @@
 """The append-only file while the server runs: what is logged, when it reaches the disk, rewrites.
 
-Write commands that succeed are propagated (commands/registry.py) as (db, argv) pairs and
-collected in `pending` (wrapped in MULTI/EXEC when one command or one EXEC logged several);
-they are encoded when written, with a SELECT whenever the database changes.
+It is an output of the propagation bus (core/propagation.py): what changed the dataset arrives
+as (db, argv) pairs, one unit of execution at a time (already wrapped in MULTI/EXEC when the
+unit has several), collected in `pending`; they are encoded when written, with a SELECT
+whenever the database changes.
 
 When it reaches the disk (flushAppendOnlyFile): before a client's batch of replies leaves,
 the buffer is written to the current INCR file, so no acknowledged write is lost when the
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
     from valkdb.server import Server
     from valkdb.store.keyspace import Keyspace
 
-_MULTI = [b"MULTI"]
-_EXEC = [b"EXEC"]
 ITEMS_PER_COMMAND = 64  # AOF_REWRITE_ITEMS_PER_CMD
 WRITE_ERROR_LOG_EVERY = 30  # seconds: a failing write is retried often, logged this rarely
 REWRITE_FAILURES_BEFORE_LIMIT = 3  # then retries wait 1, 2, 4 ... 60 minutes (aofRewriteLimited)
@@ -144,14 +143,9 @@ class AppendLog:
 
     # -- logging commands ----------------------------------------------------------------------
 
-    def commit(self, ops: list[tuple[int, list[bytes]]]) -> None:
-        """Log what one command (or one EXEC) propagated."""
-        if len(ops) > 1:
-            self.pending.append((ops[0][0], _MULTI))
-            self.pending.extend(ops)
-            self.pending.append((ops[-1][0], _EXEC))
-        else:
-            self.pending.extend(ops)
+    def feed(self, ops: list[tuple[int, list[bytes]]]) -> None:
+        """The bus's output: log what one unit of execution propagated (feedAppendOnlyFile)."""
+        self.pending.extend(ops)
 
     def _encode(self) -> bytes:
         parts = [self._unwritten]

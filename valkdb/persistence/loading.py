@@ -14,7 +14,9 @@ import os
 import time
 from typing import TYPE_CHECKING, BinaryIO
 
-from valkdb.commands.keys import Pacer
+from valkdb.core.context import Context, Pacer
+from valkdb.core.dispatch import call, lookup
+from valkdb.core.registry import Command
 from valkdb.persistence.aof import (
     AofDirectory,
     AofError,
@@ -137,9 +139,7 @@ def _load_aof(server: Server) -> bool:
         return False
     files = directory.sizes(manifest)
     total = sum(size for _, size in files)
-    from valkdb.connection import Client  # noqa: PLC0415 (connection imports the server side)
-
-    client = Client(server, None, "aof")  # Redis's fake AOF client
+    client = Context(server)  # Redis's fake AOF client
     done = 0
     for number, (info, size) in enumerate(files, 1):
         started = time.monotonic()
@@ -162,16 +162,13 @@ def _load_aof(server: Server) -> bool:
     return True
 
 
-def _replay(server: Server, client: object, reader: AofFileReader, name: str, done: int,
+def _replay(server: Server, client: Context, reader: AofFileReader, name: str, done: int,
             total: int) -> None:
     """Run the file's commands as Redis's AOF client does: a MULTI's commands wait for their
     EXEC (dropped when the file ends first)."""
-    from valkdb.connection import lookup  # noqa: PLC0415
-
-    call = client.call  # type: ignore[attr-defined]
     progress = _Progress(server, total, name)
     pace = Pacer(None)
-    queued: list[tuple[object, list[bytes]]] | None = None
+    queued: list[tuple[Command, list[bytes]]] | None = None
     count = 0
     for argv in reader.commands():
         entry = lookup(argv[0])
@@ -185,12 +182,12 @@ def _replay(server: Server, client: object, reader: AofFileReader, name: str, do
                 queued = []
         elif entry.name == "exec" and queued is not None:
             for queued_entry, queued_argv in queued:
-                call(queued_entry, queued_argv)
+                call(client, queued_entry, queued_argv)
             queued = None
         elif queued is not None:
             queued.append((entry, argv))
         else:
-            call(entry, argv)
+            call(client, entry, argv)
         count += 1
         if not count & 1023:
             progress.update(done + reader.valid_up_to, count)

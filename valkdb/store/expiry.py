@@ -10,6 +10,7 @@ so a big expiry wave never stalls the clients.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gevent
@@ -27,6 +28,8 @@ class ActiveExpiry:
         self.config = config
         self.keyspace: Keyspace | None = None
         self.enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+        # Called after each round of deletions: the server sends their DELs down its bus.
+        self.after_round: Callable[[], None] = lambda: None
         self._wake = Event()
         self._wake_at = 0.0  # ms since epoch when the greenlet will next run
 
@@ -60,6 +63,8 @@ class ActiveExpiry:
             rounds = 0
             while True:
                 sampled, expired = db.sample_expired(per_round, now_ms())
+                if expired:
+                    self.after_round()
                 if not sampled or expired * 100 <= sampled * stale_percent:
                     break
                 rounds += 1

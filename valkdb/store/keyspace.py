@@ -31,6 +31,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Changes:
+    """The keyspace's count of changes (Redis's server.dirty): every write through the store
+    adds to it, so the dispatcher can tell a command that changed something (and propagates)
+    from one that did not; persistence counts the changes since the last save with it."""
+
+    __slots__ = ("dirty",)
+
+    def __init__(self) -> None:
+        self.dirty = 0
+
+
 class Shard:
     __slots__ = ("data", "expires", "lock", "deletions")
 
@@ -44,8 +55,10 @@ class Shard:
 class Database:
     """One numbered database. Methods never yield; iteration hands out snapshots in chunks."""
 
-    def __init__(self, index: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
+    def __init__(self, index: int, nshards: int, on_deadline: Callable[[int], None],
+                 changes: Changes) -> None:
         self.index = index
+        self.changes = changes
         self.shards = [Shard() for _ in range(nshards)]
         self._n = nshards
         self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
@@ -55,8 +68,8 @@ class Database:
         # While a dataset loads nothing expires (Redis's keyIsExpired): replaying an AOF must
         # see the keys its commands saw, whatever their deadlines are by now.
         self.loading = False
-        # Called with (db, key) for every key removed because its deadline passed, so the
-        # AOF logs a DEL for it (as Redis propagates expiries); None when nobody listens.
+        # Called with (db, key) for every key removed because its deadline passed, so a DEL
+        # for it is propagated (as Redis propagates expiries); None when nobody listens.
         self.on_expired: Callable[[Database, bytes], None] | None = None
 
     def shard(self, key: bytes) -> Shard:
@@ -76,7 +89,7 @@ class Database:
                 shard.deletions += 1
                 self.expired += 1
                 if self.watched:
-                    self.touch(key)
+                    self.signal(key)
                 if self.on_expired is not None:
                     self.on_expired(self, key)
                 return None
@@ -88,14 +101,16 @@ class Database:
         shard.data[key] = value
         if shard.expires:
             shard.expires.pop(key, None)
+        self.changes.dirty += 1
         if self.watched:
-            self.touch(key)
+            self.signal(key)
 
     def replace(self, key: bytes, value: Any) -> None:
         """Set the value of a key, keeping its TTL (APPEND, INCR, SETRANGE, SET KEEPTTL)."""
         self.shards[hash(key) % self._n].data[key] = value
+        self.changes.dirty += 1
         if self.watched:
-            self.touch(key)
+            self.signal(key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a live key; False when there was none."""
@@ -105,8 +120,9 @@ class Database:
         del shard.data[key]
         shard.expires.pop(key, None)
         shard.deletions += 1
+        self.changes.dirty += 1
         if self.watched:
-            self.touch(key)
+            self.signal(key)
         return True
 
     def contains(self, key: bytes) -> bool:
@@ -119,8 +135,9 @@ class Database:
     def set_deadline(self, key: bytes, deadline: int) -> None:
         """Give an existing key a TTL. A deadline already past deletes the key at once."""
         shard = self.shards[hash(key) % self._n]
+        self.changes.dirty += 1
         if self.watched:
-            self.touch(key)
+            self.signal(key)
         if deadline <= now_ms() and not self.loading:
             if shard.data.pop(key, None) is not None:
                 shard.deletions += 1
@@ -132,21 +149,29 @@ class Database:
     def persist(self, key: bytes) -> bool:
         if self.shards[hash(key) % self._n].expires.pop(key, None) is None:
             return False
+        self.changes.dirty += 1
         if self.watched:
-            self.touch(key)
+            self.signal(key)
         return True
 
-    def touch(self, key: bytes) -> None:
+    def modified(self, key: bytes) -> None:
+        """A command changed the value at key in place (a collection's elements): one more
+        change, and the key's observers learn of it. The methods above do this themselves."""
+        self.changes.dirty += 1
+        if self.watched:
+            self.signal(key)
+
+    def signal(self, key: bytes) -> None:
         """The key changed: a transaction WATCHing it will not run (Redis's signalModifiedKey).
-        Commands that change a collection in place call this themselves."""
+        The one place that tells a key's observers; client tracking joins WATCH here."""
         for client in self.watched.get(key, ()):
             client.dirty_cas = True
 
-    def touch_existing(self) -> None:
+    def signal_existing(self) -> None:
         """FLUSHDB: every WATCHed key that exists here changes."""
         for key in list(self.watched):
             if self.lookup(key) is not None:
-                self.touch(key)
+                self.signal(key)
 
     # -- whole database ------------------------------------------------------------------------
 
@@ -186,9 +211,10 @@ class Database:
     def clear_shards(self) -> Iterator[None]:
         """Empty the database shard by shard, yielding control points between shards."""
         if self.watched:
-            self.touch_existing()
+            self.signal_existing()
         for shard in self.shards:
             with shard.lock:
+                self.changes.dirty += len(shard.data)
                 shard.deletions += len(shard.data)
                 shard.data, shard.expires = {}, {}
             yield
@@ -198,8 +224,9 @@ class Database:
         for db in (self, other):
             for key in list(db.watched):
                 if self.lookup(key) is not None or other.lookup(key) is not None:
-                    db.touch(key)
+                    db.signal(key)
         self.shards, other.shards = other.shards, self.shards
+        self.changes.dirty += 1
 
     def random_key(self) -> bytes | None:
         """A live key chosen at random (weighted by shard size), or None when there is none.
@@ -239,7 +266,7 @@ class Database:
                     del shard.data[key]
                     expired += 1
                     if self.watched:
-                        self.touch(key)
+                        self.signal(key)
                     if self.on_expired is not None:
                         self.on_expired(self, key)
             shard.deletions += expired
@@ -251,7 +278,8 @@ class Keyspace:
     """All databases of the server."""
 
     def __init__(self, databases: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
-        self.dbs = [Database(i, nshards, on_deadline) for i in range(databases)]
+        self.changes = Changes()
+        self.dbs = [Database(i, nshards, on_deadline, self.changes) for i in range(databases)]
 
     def set_loading(self, loading: bool) -> None:
         for db in self.dbs:

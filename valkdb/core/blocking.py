@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from gevent import get_hub
 from gevent.event import Event
 
+from valkdb.core.propagation import Propagation
+
 if TYPE_CHECKING:
     from valkdb.store.keyspace import Database
 
@@ -82,7 +84,8 @@ def _peer_closed(client: Any, watcher: Any, waiter: Waiter) -> None:
 class Blocking:
     """The server's blocked clients and its keys made ready by the last command."""
 
-    def __init__(self) -> None:
+    def __init__(self, propagation: Propagation) -> None:
+        self.propagation = propagation  # each client served is a unit of execution of its own
         # Keys made ready by the last command. Clients keep a reference to this very list to
         # test it cheaply after every command, so it is emptied in place, never replaced.
         self.ready_keys: list[tuple[Database, bytes]] = []
@@ -110,6 +113,7 @@ class Blocking:
                         # client of this loop iteration (~100 ms with 5,000 busy clients).
                         waiter.client.deliver_served(reply)
                         waiter.finish(b"")
+                        self.propagation.flush()
 
     def block(self, client: Any, keys: list[bytes], timeout: float, serve: Serve) -> bytes | None:
         """Park the client until one of keys serves it; None when the timeout (seconds, 0 =

@@ -6,11 +6,12 @@ dispatcher (connection.py) checks arity and flags from here; COMMAND, COMMAND IN
 / DOCS report from here. A container such as CONFIG is declared with `container()` and its
 subcommands as "config|get".
 
-A handler is `handler(client, argv) -> bytes`: argv[0] is the command name as sent; the return
-value is the complete encoded reply.
+A handler is `handler(ctx, argv) -> bytes` (ctx: core.context.Context): argv[0] is the command
+name as sent; the return value is the complete encoded reply.
 
-Propagation (what the AOF logs, as Redis propagates): after a write command that did not fail,
-the dispatcher calls its `propagate(client, argv, reply)`, which by default logs argv as it came.
+Propagation (what the AOF logs, as Redis propagates): after a write command that changed the
+dataset, the dispatcher calls its `propagate(ctx, argv, reply)`, which by default logs argv as
+it came.
 Commands whose effect depends on the time or on chance (relative expiries, SPOP ...) declare a
 rewrite with `@propagates("name", ...)`; `propagates(...)(None)` marks handlers that log what
 they did themselves (blocking pops, which may be served later from another client's push).
@@ -33,7 +34,7 @@ class Command:
     __slots__ = (
         "name", "handler", "arity", "flags", "first_key", "last_key", "step",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
-        "runs_in_multi", "propagate",
+        "runs_in_multi", "propagate", "on_refused",
     )
 
     def __init__(
@@ -56,6 +57,8 @@ class Command:
         # Inside MULTI every other command is queued (Redis 7.0 processCommand).
         self.runs_in_multi = name in ("exec", "discard", "multi", "watch", "quit", "reset")
         self.propagate: Propagate | None = propagate_verbatim if self.write else None
+        # What a refusal by the dispatcher does instead of failing a MULTI (EXEC's own).
+        self.on_refused: Callable[[Any, bytes], bytes] | None = None
 
     def keys(self, argv: list[bytes]) -> list[bytes]:
         """The key arguments, from the declared positions (COMMAND GETKEYS)."""
