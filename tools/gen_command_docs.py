@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import valkdb.commands  # noqa: E402,F401  (registers every command)
-from valkdb.commands.registry import COMMANDS  # noqa: E402
+from valkdb.core.registry import COMMANDS  # noqa: E402
 
 OUTPUT = os.path.join(ROOT, "valkdb", "commands", "command_docs.json")
 

@@ -7,6 +7,7 @@ between chunks via `Pacer`, so other clients keep being served while they run.
 from __future__ import annotations
 
 import copy as copy_module
+from collections.abc import Sequence
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
@@ -285,6 +286,7 @@ def flushdb(c, argv):
     pace = Pacer(c)
     for _ in c.db.clear_shards():
         pace()
+    c.propagate(argv)
     return OK
 
 
@@ -296,7 +298,12 @@ def flushall(c, argv):
         for _ in db.clear_shards():
             pace()
     c.server.reset_snapshot()
+    c.propagate(argv)
     return OK
+
+
+# Propagated even when there was nothing to delete (flushdbCommand's forceCommandPropagation).
+propagates("flushdb", "flushall")(None)
 
 
 @command("swapdb", 3, "write fast")
@@ -382,17 +389,25 @@ def pexpireat(c, argv):
     return _expire(c, argv, seconds=False, relative=False)
 
 
-def propagate_expiry(c, key: bytes) -> None:  # type: ignore[no-untyped-def]
-    """After a command gave key a TTL: log it as an absolute PEXPIREAT, or as a DEL when the
-    deadline had already passed and the key is gone (Redis's propagation of expiries)."""
+def propagate_expiry(c, key: bytes, options: Sequence[bytes] = ()) -> None:  # type: ignore[no-untyped-def]
+    """After a command gave key a TTL: log it as an absolute PEXPIREAT (with the EXPIRE
+    options as sent), or as a DEL (UNLINK with lazyfree-lazy-expire) when the deadline had
+    already passed and the key is gone (expireGenericCommand's rewrites)."""
     deadline = c.db.deadline(key) if c.db.lookup(key) is not None else None
-    c.propagate([b"DEL", key] if deadline is None else [b"PEXPIREAT", key, b"%d" % deadline])
+    if deadline is None:
+        c.propagate([b"UNLINK" if c.server.config.lazyfree_lazy_expire else b"DEL", key])
+    else:
+        c.propagate([b"PEXPIREAT", key, b"%d" % deadline, *options])
 
 
 @propagates("expire", "pexpire", "expireat", "pexpireat")
 def _propagate_expire(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
-    if reply == ONE:
-        propagate_expiry(c, argv[1])
+    if reply != ONE:
+        return
+    if argv[0].lower() == b"pexpireat" and c.db.lookup(argv[1]) is not None:
+        c.propagate(argv)  # already in its propagated form
+    else:
+        propagate_expiry(c, argv[1], argv[3:])
 
 
 def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[no-untyped-def]

@@ -235,7 +235,8 @@ def ltrim(c, argv):
     value = _get_list(c.db, key)
     if value is None:
         return OK
-    bounds = clamp_range(start, end, len(value))
+    size = len(value)
+    bounds = clamp_range(start, end, size)
     if bounds is None:
         value.clear()
     else:
@@ -249,8 +250,8 @@ def ltrim(c, argv):
                 value.popleft()
             for _ in range(len(value) - (last - first + 1)):
                 value.pop()
-    if value:
-        c.db.modified(key)  # Redis signals the change even when nothing was trimmed
+    if value:  # Redis signals the change even when nothing was trimmed, but counts none
+        c.db.modified(key, size - len(value))
     else:
         c.db.delete(key)
     return OK
@@ -339,8 +340,11 @@ def _positions(value: List, element: bytes, rank: int, count: int | None, maxlen
 
 # -- moves between lists -----------------------------------------------------------------------
 
-def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  # type: ignore[no-untyped-def]
-    """LMOVE: pop from src, push onto dst (created if missing); the element, or null."""
+def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ignore[no-untyped-def]
+          logged: list[bytes]) -> bytes:
+    """LMOVE: pop from src, push onto dst (created if missing); the element, or null. What
+    is propagated is `logged`: as Redis rewrites each form (the client's argv for LMOVE and
+    RPOPLPUSH, LMOVE / RPOPLPUSH for the blocking ones)."""
     db = c.db
     source = _get_list(db, src)
     if source is None:
@@ -358,20 +362,19 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes:  
     else:
         target.append(item)
     _changed(c, src, source)
-    c.propagate([b"LMOVE", src, dst, b"LEFT" if from_left else b"RIGHT",
-                 b"LEFT" if to_left else b"RIGHT"])
+    c.propagate(logged)
     return item
 
 
 @command("lmove", 5, "write denyoom", 1, 2, 1)
 def lmove(c, argv):
     from_left, to_left = _where(argv[3]), _where(argv[4])
-    return _move(c, argv[1], argv[2], from_left, to_left)
+    return _move(c, argv[1], argv[2], from_left, to_left, argv)
 
 
 @command("rpoplpush", 3, "write denyoom", 1, 2, 1)
 def rpoplpush(c, argv):
-    return _move(c, argv[1], argv[2], False, True)
+    return _move(c, argv[1], argv[2], False, True, argv)
 
 
 # -- pops from the first non-empty of several lists --------------------------------------------
@@ -463,19 +466,26 @@ def blmpop(c, argv):
     return _block(c, keys, timeout, _serving_pops(c, left, count))
 
 
-def _blocking_move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ignore[no-untyped-def]
+def _blocking_move(c, argv: list[bytes], from_left: bool, to_left: bool,  # type: ignore[no-untyped-def]
                    timeout: float) -> bytes:
+    """BLMOVE / BRPOPLPUSH. Served at once they propagate as LMOVE / RPOPLPUSH with the
+    client's arguments; served later, with Redis's own lower-case `left` / `right`."""
+    src, dst = argv[1], argv[2]
+    rpoplpush = len(argv) == 4
     if _get_list(c.db, src) is not None:
-        return _move(c, src, dst, from_left, to_left)
+        logged = [b"RPOPLPUSH", src, dst] if rpoplpush else [b"LMOVE", *argv[1:5]]
+        return _move(c, src, dst, from_left, to_left, logged)
     if c.in_exec:  # Redis answers a null bulk here, but the null array on a timeout
         return c.resp.null
     db = c.db
+    logged = [b"RPOPLPUSH", src, dst] if rpoplpush else [
+        b"LMOVE", src, dst, b"left" if from_left else b"right", b"left" if to_left else b"right"]
 
     def serve(key: bytes) -> bytes | None:
         if type(db.lookup(src)) is not List:
             return None
         try:
-            return _move(c, src, dst, from_left, to_left)
+            return _move(c, src, dst, from_left, to_left, logged)
         except CommandError as exc:  # dst holds another type: the element stays in src
             return exc.reply
 
@@ -485,14 +495,14 @@ def _blocking_move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  #
 @command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1)
 def blmove(c, argv):
     from_left, to_left = _where(argv[3]), _where(argv[4])
-    return _blocking_move(c, argv[1], argv[2], from_left, to_left, to_timeout(argv[5]))
+    return _blocking_move(c, argv, from_left, to_left, to_timeout(argv[5]))
 
 
 @command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1)
 def brpoplpush(c, argv):
-    return _blocking_move(c, argv[1], argv[2], False, True, to_timeout(argv[3]))
+    return _blocking_move(c, argv, False, True, to_timeout(argv[3]))
 
 
 # Blocking pops and moves log what they did when they did it (possibly served later, from
-# another client's push), as the non-blocking command: LPOP/RPOP [count], LMOVE.
+# another client's push), as the non-blocking command: LPOP/RPOP [count], LMOVE, RPOPLPUSH.
 propagates("lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmpop", "blmove", "brpoplpush")(None)

@@ -219,7 +219,7 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         popped = [value.pop_random() for _ in range(count)]
         _changed(c, key, value)
-        c.propagate([b"SREM", key, *popped])
+        _propagate_removals(c, key, popped)
         return c.resp.bulk_set(popped)
     # Popping most of the set: Redis picks the members to keep, builds a new set of them (whose
     # encoding is computed afresh) and replies with the rest of the old one, in its order.
@@ -227,8 +227,14 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     rebuilt = new_set(kept, intset_limit(c))
     popped = [member for member in value.ordered() if member not in rebuilt]
     c.db.replace(key, rebuilt)
-    c.propagate([b"SREM", key, *popped])
+    _propagate_removals(c, key, popped)
     return c.resp.bulk_set(popped)
+
+
+def _propagate_removals(c, key: bytes, popped: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    """One SREM per member, as spopWithCountCommand propagates them (the bus wraps them)."""
+    for member in popped:
+        c.propagate([b"SREM", key, member])
 
 
 propagates("spop")(None)  # logged as what was popped: SREM (or DEL), never at random again

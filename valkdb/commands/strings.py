@@ -93,7 +93,7 @@ def expiry_deadline(c, unit: bytes, arg: bytes) -> int:  # type: ignore[no-untyp
 def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> None:  # type: ignore[no-untyped-def]
     c.db.store(key, value)
     if deadline is not None:
-        c.db.set_deadline(key, deadline)
+        c.db.set_deadline(key, deadline, lazily=True)
 
 
 @command("set", -3, "write denyoom", 1, 1, 1)
@@ -141,24 +141,29 @@ def psetex(c, argv):
 
 @propagates("set", "setex", "psetex")
 def _propagate_set(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
-    """SET with a relative or absolute expiry goes to the AOF as SET key value PXAT <ms>."""
+    """As setGenericCommand rewrites it: with an expiry, SET key value PXAT <ms> (the other
+    options dropped); otherwise as sent, less its GET options."""
     if len(argv) == 3:
         c.propagate(argv)
         return
-    key, value = argv[1], argv[2] if argv[0].lower() == b"set" else argv[3]
-    current = c.db.lookup(key)
-    if current is None:  # an expiry already past deleted it (or XX found nothing: harmless)
-        c.propagate([b"DEL", key])
-    elif current is value:  # this command stored it (NX or XX did not prevent it)
-        deadline = c.db.deadline(key)
-        c.propagate([b"SET", key, value] if deadline is None else
-                    [b"SET", key, value, b"PXAT", b"%d" % deadline])
+    key = argv[1]
+    if argv[0].lower() != b"set":  # SETEX / PSETEX
+        c.propagate([b"SET", key, argv[3], b"PXAT", b"%d" % c.db.deadline(key)])
+        return
+    flags, unit_arg = parse_expiry_options(argv, 3, True)
+    if unit_arg is not None:
+        c.propagate([b"SET", key, argv[2], b"PXAT", b"%d" % c.db.deadline(key)])
+    elif b"GET" in flags:
+        c.propagate(argv[:3] + [arg for arg in argv[3:] if arg.upper() != b"GET"])
+    else:
+        c.propagate(argv)
 
 
 @command("getset", 3, "write denyoom fast", 1, 1, 1)
 def getset(c, argv):
     old = get_string(c.db, argv[1])
     c.db.store(argv[1], argv[2])
+    c.propagate([b"SET", argv[1], argv[2]])
     return c.resp.null if old is None else bulk(old)
 
 
@@ -168,7 +173,11 @@ def getdel(c, argv):
     if old is None:
         return c.resp.null
     c.db.delete(argv[1])
+    c.propagate([b"UNLINK" if c.server.config.lazyfree_lazy_user_del else b"DEL", argv[1]])
     return bulk(old)
+
+
+propagates("getset", "getdel")(None)  # logged as SET / DEL (or UNLINK), as Redis rewrites them
 
 
 @command("getex", -2, "write fast", 1, 1, 1)

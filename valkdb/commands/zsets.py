@@ -609,10 +609,14 @@ def zremrangebylex(c, argv):
     return _remove_range(c, argv, LexRange(argv[2], argv[3]))
 
 
-def _pop(c, key: bytes, zs: ZSet, highest: bool, count: int) -> list[tuple[float, bytes]]:  # type: ignore[no-untyped-def]
+def _pop(c, key: bytes, zs: ZSet, highest: bool, count: int,  # type: ignore[no-untyped-def]
+         logged: list[bytes] | None) -> list[tuple[float, bytes]]:
+    """Pop up to count members. Propagated: `logged` (ZPOPMIN/MAX as sent, BZPOPMIN/MAX as
+    ZPOPMIN/MAX key), else as Z/BZMPOP are, ZPOPMIN/MAX key <number popped>."""
     popped = [zs.pop_end(highest) for _ in range(min(count, len(zs)))]
     _after_removal(c, key, zs)
-    c.propagate([b"ZPOPMAX" if highest else b"ZPOPMIN", key, b"%d" % len(popped)])
+    name = b"ZPOPMAX" if highest else b"ZPOPMIN"
+    c.propagate(logged or [name, key, b"%d" % len(popped)])
     return popped
 
 
@@ -632,7 +636,7 @@ def _zpop(c, argv, highest: bool) -> bytes:  # type: ignore[no-untyped-def]
     zs = get_zset(c, argv[1])
     if zs is None or count == 0:
         return EMPTY_ARRAY
-    items = _pop(c, argv[1], zs, highest, max(count, 1))
+    items = _pop(c, argv[1], zs, highest, max(count, 1), argv)
     return _pop_reply(c, items, nested=c.resp.version > 2 and count != -1)
 
 
@@ -654,12 +658,17 @@ def _keyed_pop_reply(c, key: bytes, items, multi: bool) -> bytes:  # type: ignor
     return b"*3\r\n" + bulk(key) + _scored(c, member, score, nested=False)
 
 
+def _keyed_pop(c, key: bytes, zs: ZSet, highest: bool, count: int, multi: bool) -> bytes:  # type: ignore[no-untyped-def]
+    logged = None if multi else [b"ZPOPMAX" if highest else b"ZPOPMIN", key]
+    return _keyed_pop_reply(c, key, _pop(c, key, zs, highest, count, logged), multi)
+
+
 def _pop_first(c, keys: list[bytes], highest: bool, count: int, multi: bool) -> bytes | None:  # type: ignore[no-untyped-def]
     """Pop from the first key holding a sorted set; None when none does."""
     for key in keys:
         zs = get_zset(c, key)
         if zs:
-            return _keyed_pop_reply(c, key, _pop(c, key, zs, highest, count), multi)
+            return _keyed_pop(c, key, zs, highest, count, multi)
     return None
 
 
@@ -673,7 +682,7 @@ def _blocking_pop(c, keys: list[bytes], timeout: float, highest: bool,  # type: 
         zs = c.db.lookup(key)
         if type(zs) is not ZSet or not zs:
             return None
-        return _keyed_pop_reply(c, key, _pop(c, key, zs, highest, count), multi)
+        return _keyed_pop(c, key, zs, highest, count, multi)
 
     reply = c.server.blocking.block(c, keys, timeout, serve)
     return c.resp.null_array if reply is None else reply

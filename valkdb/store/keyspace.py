@@ -132,13 +132,14 @@ class Database:
         """The key's expiry in ms since the epoch, or None; call after lookup() found it live."""
         return self.shards[hash(key) % self._n].expires.get(key)
 
-    def set_deadline(self, key: bytes, deadline: int) -> None:
-        """Give an existing key a TTL. A deadline already past deletes the key at once."""
+    def set_deadline(self, key: bytes, deadline: int, lazily: bool = False) -> None:
+        """Give an existing key a TTL. A deadline already past deletes the key at once (EXPIRE),
+        or with `lazily` when it is next looked up (SET's expiry, as Redis's setExpire)."""
         shard = self.shards[hash(key) % self._n]
         self.changes.dirty += 1
         if self.watched:
             self.signal(key)
-        if deadline <= now_ms() and not self.loading:
+        if deadline <= now_ms() and not self.loading and not lazily:
             if shard.data.pop(key, None) is not None:
                 shard.deletions += 1
             shard.expires.pop(key, None)
@@ -154,10 +155,11 @@ class Database:
             self.signal(key)
         return True
 
-    def modified(self, key: bytes) -> None:
-        """A command changed the value at key in place (a collection's elements): one more
-        change, and the key's observers learn of it. The methods above do this themselves."""
-        self.changes.dirty += 1
+    def modified(self, key: bytes, count: int = 1) -> None:
+        """A command changed the value at key in place (a collection's elements): `count`
+        more changes (0: observers are told, but nothing propagates), and the key's observers
+        learn of it. The methods above do this themselves."""
+        self.changes.dirty += count
         if self.watched:
             self.signal(key)
 
