@@ -1,15 +1,16 @@
-"""Generate valkdb/commands/command_docs.json from a real redis-server 7.0.
+"""Generate valkdb/core/commands.json, Redis 7.0's command table as data.
 
-valkdb's COMMAND INFO / COMMAND DOCS take arity, flags and key positions from its own registry,
-but the parts it cannot know by itself - ACL categories, tips, key specs, and the documentation
-(summary, since, group, complexity, arguments, history ...) that redis-cli 7.0 builds its hints
-from - come from the file this tool writes. It asks redis-server, in RESP3, for COMMAND INFO and
-COMMAND DOCS of every command valkdb registers, and stores the replies with their RESP3 types so
-that valkdb can send them back byte for byte in either protocol.
+Every command and subcommand redis-server 7.0 has, declared once: arity, flags, key positions,
+ACL categories, tips, key specs and the documentation (summary, since, group, complexity,
+arguments, history ...) that COMMAND INFO / DOCS report and redis-cli 7.0 builds its hints from.
+valkdb's registry reads it (a handler is registered by name only), its dispatcher checks arity
+and flags from it, and COMMAND answers from it. The tool asks redis-server, in RESP3, for
+COMMAND INFO and COMMAND DOCS of everything and stores the replies with their RESP3 types, so
+that valkdb can send them back byte for byte in either protocol; the flags COMMAND INFO hides
+(may_replicate, protected, sentinel ...) come from Redis's own src/commands/*.json.
 
-Re-run it whenever a command is added to the registry:
-    python tools/gen_command_docs.py              # starts a redis-server on a free port
-    python tools/gen_command_docs.py --port 6379  # or asks one that is running
+    python tools/gen_command_docs.py --redis-git /work/.mirror/redis+redis/repo
+    python tools/gen_command_docs.py --redis-git DIR --port 6379  # ask a running server
 
 The stored form of a RESP3 value: integers and bulk strings as JSON numbers and strings, arrays
 as lists, and the other types tagged: {"map": {key: value ...}}, {"set": [...]},
@@ -22,18 +23,14 @@ import argparse
 import json
 import os
 import socket
-import sys
+import subprocess
 from typing import Any
 
 from common import start_redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-import valkdb.commands  # noqa: E402,F401  (registers every command)
-from valkdb.core.registry import COMMANDS  # noqa: E402
-
-OUTPUT = os.path.join(ROOT, "valkdb", "commands", "command_docs.json")
+OUTPUT = os.path.join(ROOT, "valkdb", "core", "commands.json")
 
 
 class Resp3Reader:
@@ -78,40 +75,45 @@ def ask(sock: socket.socket, reader: Resp3Reader, *args: str) -> Any:
     return reader.read()
 
 
-def registered_names() -> dict[str, list[str]]:
-    """Each top-level command valkdb registers -> the full names of its registered subcommands."""
-    return {
-        name: [sub.name for sub in (entry.subcommands or {}).values()]
-        for name, entry in COMMANDS.items()
-    }
+def source_flags(git_dir: str, tag: str) -> dict[str, list[str]]:
+    """Full name ("config|get") -> every flag Redis declares for it, hidden ones included."""
+    names = subprocess.run(["git", "-C", git_dir, "ls-tree", "--name-only", f"{tag}:src/commands"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    flags: dict[str, list[str]] = {}
+    for file in names:
+        text = subprocess.run(["git", "-C", git_dir, "show", f"{tag}:src/commands/{file}"],
+                              capture_output=True, text=True, check=True).stdout
+        for name, spec in json.loads(text).items():
+            full = f"{spec['container']}|{name}" if "container" in spec else name
+            flags[full.lower()] = [flag.lower() for flag in spec.get("command_flags", [])]
+    return flags
 
 
-def info_record(entry: list) -> dict[str, Any]:
-    """What valkdb stores of one COMMAND INFO entry (the rest comes from its registry)."""
-    return {"acl_categories": entry[6], "tips": entry[7], "key_specs": entry[8]}
+def info_record(entry: list, declared: list[str]) -> dict[str, Any]:
+    """One COMMAND INFO entry: arity, flags, key positions, ACL categories, tips, key specs.
+    The flags are the declared ones and those Redis derives at start-up (movablekeys)."""
+    shown = [flag["simple"] for flag in entry[2]["set"]]
+    flags = declared + [flag for flag in shown if flag not in declared]
+    return {"arity": entry[1], "flags": flags, "first_key": entry[3], "last_key": entry[4],
+            "step": entry[5], "acl_categories": entry[6], "tips": entry[7],
+            "key_specs": entry[8]}
 
 
-def collect(sock: socket.socket) -> dict[str, Any]:
+def collect(sock: socket.socket, flags: dict[str, list[str]]) -> dict[str, Any]:
     reader = Resp3Reader(sock)
     ask(sock, reader, "HELLO", "3")
     version = ask(sock, reader, "INFO", "server")
-    names = registered_names()
-    infos = ask(sock, reader, "COMMAND", "INFO", *names)
-    docs = ask(sock, reader, "COMMAND", "DOCS", *names)["map"]
+    infos = ask(sock, reader, "COMMAND", "INFO")
+    docs = ask(sock, reader, "COMMAND", "DOCS")["map"]
     records: dict[str, Any] = {}
-    for name, info in zip(names, infos, strict=True):
-        if info is None:
-            print(f"warning: redis-server does not know '{name}'", file=sys.stderr)
-            continue
-        subinfos = {sub[0]: sub for sub in info[9]} if isinstance(info[9], list) else {}
+    for info in sorted(infos, key=lambda entry: entry[0]):
+        name = info[0]
         doc = dict(docs[name]["map"])
         subdocs = doc.pop("subcommands", {"map": {}})["map"]
-        records[name] = {**info_record(info), "docs": {"map": doc}}
-        for full in names[name]:
-            if full not in subinfos:
-                print(f"warning: redis-server does not know '{full}'", file=sys.stderr)
-                continue
-            records[full] = {**info_record(subinfos[full]), "docs": subdocs[full]}
+        records[name] = {**info_record(info, flags[name]), "docs": {"map": doc}}
+        subcommands = info[9] if isinstance(info[9], list) else []  # RESP3: an empty set
+        for sub in sorted(subcommands, key=lambda entry: entry[0]):
+            records[sub[0]] = {**info_record(sub, flags[sub[0]]), "docs": subdocs[sub[0]]}
     redis_version = next(line.split(":", 1)[1] for line in version.splitlines()
                          if line.startswith("redis_version:"))
     return {"generated_from": f"redis-server {redis_version}", "commands": records}
@@ -121,12 +123,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, help="ask the redis-server on this loopback port")
     parser.add_argument("--output", default=OUTPUT)
+    parser.add_argument("--redis-git", required=True,
+                        help="a git directory of redis/redis (for src/commands/*.json)")
+    parser.add_argument("--tag", default="7.0.15")
     options = parser.parse_args()
+    flags = source_flags(options.redis_git, options.tag)
     server = None if options.port else start_redis()
     port = options.port or server.port  # type: ignore[union-attr]
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            data = collect(sock)
+            data = collect(sock, flags)
     finally:
         if server is not None:
             server.stop()

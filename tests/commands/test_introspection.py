@@ -15,8 +15,7 @@ import pytest
 import valkdb.commands  # noqa: F401  (registers every command)
 from tests.compat.differ import Differ
 from tests.compat.resp import RawConnection, bulk_value, elements
-from valkdb.commands.introspection import _documents
-from valkdb.core.registry import COMMANDS
+from valkdb.core.registry import COMMANDS, TABLE
 
 # Commands valkdb has that Redis 7.0 does not (redis-py 8 sends CLIENT SETINFO, a 7.2 command).
 NEWER_THAN_7_0 = {"client|setinfo"}
@@ -106,7 +105,7 @@ def test_registry_matches_redis(name, ours, theirs):
 
 
 def test_docs_file_covers_the_registry():
-    missing = set(EVERY_NAME) - set(_documents()) - NEWER_THAN_7_0
+    missing = set(EVERY_NAME) - set(TABLE) - NEWER_THAN_7_0
     assert not missing, f"run tools/gen_command_docs.py: no docs for {sorted(missing)}"
 
 
@@ -161,6 +160,6 @@ def test_getkeys(pair, case):
         return
     pair.check(b"COMMAND", b"GETKEYS", *(w.encode() for w in words))
     # Key specs with variable_flags (SET, BITFIELD) make Redis compute the flags in C code
-    specs = _documents().get(words[0], {}).get("key_specs", {"set": []})["set"]
+    specs = TABLE.get(words[0], {}).get("key_specs", {"set": []})["set"]
     if not any({"simple": "variable_flags"} in spec["map"]["flags"]["set"] for spec in specs):
         pair.check(b"COMMAND", b"GETKEYSANDFLAGS", *(w.encode() for w in words))

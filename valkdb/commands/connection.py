@@ -23,7 +23,7 @@ from valkdb.protocol.encoder import (
 )
 
 
-@command("ping", -1, "fast")
+@command("ping")
 def ping(c, argv):
     if len(argv) > 2:
         return errors.wrong_arity("ping")
@@ -35,12 +35,12 @@ def ping(c, argv):
     return PONG
 
 
-@command("echo", 2, "loading stale fast")
+@command("echo")
 def echo(c, argv):
     return bulk(argv[1])
 
 
-@command("quit", -1, "noscript loading stale fast no_auth allow_busy")
+@command("quit")
 def quit_(c, argv):
     c.close_after_reply = True
     return OK
@@ -63,7 +63,7 @@ def _authenticate(c, username: bytes, password: bytes) -> bytes | None:  # type:
     return None
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy")
+@command("auth")
 def auth(c, argv):
     if len(argv) > 3:
         return errors.SYNTAX
@@ -79,7 +79,7 @@ def _validate_name(name: bytes) -> None:
             "ERR Client names cannot contain spaces, newlines or special characters."))
 
 
-@command("hello", -1, "noscript loading stale fast no_auth allow_busy")
+@command("hello")
 def hello(c, argv):
     version = None
     if len(argv) > 1:
@@ -119,13 +119,13 @@ def hello(c, argv):
     ])
 
 
-@command("select", 2, "loading stale fast")
+@command("select")
 def select(c, argv):
     c.db = c.server.keyspace[db_index(c, argv[1])]
     return OK
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy")
+@command("reset")
 def reset(c, argv):
     discard_transaction(c)
     c.server.pubsub.unsubscribe_all(c)
@@ -139,27 +139,27 @@ def reset(c, argv):
 
 # -- CLIENT -------------------------------------------------------------------------------------
 
-container("client", -2)
+container("client")
 
 
-@command("client|id", 2, "noscript loading stale")
+@command("client|id")
 def client_id(c, argv):
     return integer(c.id)
 
 
-@command("client|setname", 3, "noscript loading stale")
+@command("client|setname")
 def client_setname(c, argv):
     _validate_name(argv[2])
     c.name = argv[2]
     return OK
 
 
-@command("client|getname", 2, "noscript loading stale")
+@command("client|getname")
 def client_getname(c, argv):
     return bulk(c.name) if c.name else c.resp.null
 
 
-@command("client|setinfo", 4, "loading stale")
+@command("client|setinfo", 4, "noscript loading stale", 0, 0, 0)  # Redis 7.2's
 def client_setinfo(c, argv):
     attr = argv[2].upper()
     if attr not in (b"LIB-NAME", b"LIB-VER"):
@@ -174,7 +174,7 @@ def client_setinfo(c, argv):
     return OK
 
 
-@command("client|info", 2, "noscript loading stale")
+@command("client|info")
 def client_info(c, argv):
     return c.resp.verbatim(c.describe().encode() + b"\n")
 
@@ -183,7 +183,7 @@ def _client_type(client) -> bytes:  # type: ignore[no-untyped-def]
     return b"pubsub" if (client.channels or client.patterns) else b"normal"
 
 
-@command("client|list", -2, "admin noscript loading stale")
+@command("client|list")
 def client_list(c, argv):
     clients = list(c.server.clients.values())
     if len(argv) > 2:
@@ -201,7 +201,7 @@ def client_list(c, argv):
     return c.resp.verbatim(b"".join(cl.describe().encode() + b"\n" for cl in clients))
 
 
-@command("client|kill", -3, "admin noscript loading stale")
+@command("client|kill")
 def client_kill(c, argv):
     clients = list(c.server.clients.values())
     if len(argv) == 3:  # old form: CLIENT KILL addr:port
@@ -249,7 +249,7 @@ def client_kill(c, argv):
     return integer(killed)
 
 
-@command("client|unblock", -3, "admin noscript loading stale")
+@command("client|unblock")
 def client_unblock(c, argv):
     if len(argv) > 4:
         return errors.subcommand_syntax("unblock", "client")
@@ -304,6 +304,6 @@ _CLIENT_HELP = [
 ]
 
 
-@command("client|help", 2, "loading stale")
+@command("client|help")
 def client_help(c, argv):
     return help_reply(_CLIENT_HELP)

@@ -90,12 +90,12 @@ def _set_fields(c, argv: list[bytes], name: str) -> int:  # type: ignore[no-unty
     return len(value) - before
 
 
-@command("hset", -4, "write denyoom fast", 1, 1, 1)
+@command("hset")
 def hset(c, argv):
     return integer(_set_fields(c, argv, "hset"))
 
 
-@command("hmset", -4, "write denyoom fast", 1, 1, 1)
+@command("hmset")
 def hmset(c, argv):
     _set_fields(c, argv, "hmset")
     return OK
@@ -113,7 +113,7 @@ def _set_one(c, key: bytes, value: Hash | None, field: bytes, new: bytes) -> Non
     _check_size(c, value)
 
 
-@command("hsetnx", 4, "write denyoom fast", 1, 1, 1)
+@command("hsetnx")
 def hsetnx(c, argv):
     value = _get_hash(c.db, argv[1])
     if value is not None and argv[2] in value:
@@ -122,7 +122,7 @@ def hsetnx(c, argv):
     return ONE
 
 
-@command("hget", 3, "readonly fast", 1, 1, 1)
+@command("hget")
 def hget(c, argv):
     value = c.db.lookup(argv[1])
     if value is None:
@@ -133,30 +133,30 @@ def hget(c, argv):
     return c.resp.null if found is None else bulk(found)
 
 
-@command("hmget", -3, "readonly fast", 1, 1, 1)
+@command("hmget")
 def hmget(c, argv):
     value = _get_hash(c.db, argv[1]) or {}
     null = c.resp.null
     return array([null if (found := value.get(f)) is None else bulk(found) for f in argv[2:]])
 
 
-@command("hgetall", 2, "readonly", 1, 1, 1)
+@command("hgetall")
 def hgetall(c, argv):
     value = _get_hash(c.db, argv[1]) or {}
     return c.resp.map([(bulk(field), bulk(found)) for field, found in value.items()])
 
 
-@command("hkeys", 2, "readonly", 1, 1, 1)
+@command("hkeys")
 def hkeys(c, argv):
     return bulk_array(list(_get_hash(c.db, argv[1]) or ()))
 
 
-@command("hvals", 2, "readonly", 1, 1, 1)
+@command("hvals")
 def hvals(c, argv):
     return bulk_array(list((_get_hash(c.db, argv[1]) or {}).values()))
 
 
-@command("hdel", -3, "write fast", 1, 1, 1)
+@command("hdel")
 def hdel(c, argv):
     value = _get_hash(c.db, argv[1])
     if value is None:
@@ -174,19 +174,19 @@ def hdel(c, argv):
     return integer(deleted)
 
 
-@command("hexists", 3, "readonly fast", 1, 1, 1)
+@command("hexists")
 def hexists(c, argv):
     value = _get_hash(c.db, argv[1])
     return ONE if value is not None and argv[2] in value else ZERO
 
 
-@command("hlen", 2, "readonly fast", 1, 1, 1)
+@command("hlen")
 def hlen(c, argv):
     value = _get_hash(c.db, argv[1])
     return integer(0 if value is None else len(value))
 
 
-@command("hstrlen", 3, "readonly fast", 1, 1, 1)
+@command("hstrlen")
 def hstrlen(c, argv):
     value = _get_hash(c.db, argv[1]) or {}
     return integer(len(value.get(argv[2], b"")))
@@ -194,7 +194,7 @@ def hstrlen(c, argv):
 
 # -- counters -----------------------------------------------------------------------------------
 
-@command("hincrby", 4, "write denyoom fast", 1, 1, 1)
+@command("hincrby")
 def hincrby(c, argv):
     increment = to_int(argv[3])
     value = _get_hash(c.db, argv[1])
@@ -212,7 +212,7 @@ def hincrby(c, argv):
     return integer(result)
 
 
-@command("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1)
+@command("hincrbyfloat")
 def hincrbyfloat(c, argv):
     increment = long_double(argv[3])
     if increment is None:
@@ -246,7 +246,7 @@ def _field_at(value: Hash, index: int) -> bytes:
     return next(itertools.islice(iter(value), index, None))
 
 
-@command("hrandfield", -2, "readonly", 1, 1, 1)
+@command("hrandfield")
 def hrandfield(c, argv):
     if len(argv) == 2:
         value = _get_hash(c.db, argv[1])
@@ -276,7 +276,7 @@ def hrandfield(c, argv):
 
 # -- HSCAN --------------------------------------------------------------------------------------
 
-@command("hscan", -3, "readonly", 1, 1, 1)
+@command("hscan")
 def hscan(c, argv):
     cursor = scan_cursor(argv[2])
     value = _get_hash(c.db, argv[1])

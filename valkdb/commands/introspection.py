@@ -1,18 +1,15 @@
 """COMMAND and its subcommands: what this server can run, described as Redis 7.0 describes it.
 
-Everything reported is about the commands valkdb's registry actually has. Name, arity, flags and
-key positions come from the registry; what valkdb cannot know by itself - ACL categories, tips,
-key specs and the documentation (COMMAND DOCS, from which redis-cli 7.0 builds its hints) - comes
-from command_docs.json, which tools/gen_command_docs.py generates from a real redis-server and
-which keeps Redis's RESP3 types so that the replies have Redis's shape in both protocols.
+Everything reported is about the commands valkdb's registry actually has, from Redis's table
+(core/registry.py, core/commands.json): arity, flags, key positions, ACL categories, tips, key
+specs and the documentation (COMMAND DOCS, from which redis-cli 7.0 builds its hints), kept with
+their RESP3 types so that the replies have Redis's shape in both protocols.
 Encoded entries are cached per protocol: the registry does not change while the server runs.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 from typing import Any
 
 from valkdb import errors
@@ -54,23 +51,6 @@ _SHOWN_FLAGS = (
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
     "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
 )
-
-_EMPTY_SET: dict[str, list] = {"set": []}
-_NO_DATA: dict[str, Any] = {
-    "acl_categories": _EMPTY_SET, "tips": _EMPTY_SET, "key_specs": _EMPTY_SET,
-    "docs": {"map": {}},
-}
-
-
-@functools.lru_cache(maxsize=1)
-def _documents() -> dict[str, Any]:
-    text = resources.files("valkdb.commands").joinpath("command_docs.json").read_text("utf-8")
-    return json.loads(text)["commands"]
-
-
-def _data(entry: Command) -> dict[str, Any]:
-    return _documents().get(entry.name, _NO_DATA)
-
 
 def encode(resp: Any, node: Any) -> bytes:
     """A value stored by tools/gen_command_docs.py, in the client's protocol."""
@@ -115,7 +95,7 @@ def _every_command() -> list[Command]:
 @functools.lru_cache(maxsize=2048)
 def info_entry(resp: Any, entry: Command) -> bytes:
     """COMMAND INFO's 10-element entry."""
-    data = _data(entry)
+    data = entry.spec
     subs = (array([info_entry(resp, sub) for sub in subcommands(entry)])
             if entry.subcommands is not None else resp.set([]))
     return array([
@@ -130,7 +110,7 @@ def info_entry(resp: Any, entry: Command) -> bytes:
 @functools.lru_cache(maxsize=2048)
 def docs_entry(resp: Any, entry: Command) -> bytes:
     """COMMAND DOCS's map of one command, its registered subcommands nested as Redis nests them."""
-    pairs = [(bulk(k.encode()), encode(resp, v)) for k, v in _data(entry)["docs"]["map"].items()]
+    pairs = [(bulk(k.encode()), encode(resp, v)) for k, v in entry.spec["docs"]["map"].items()]
     if entry.subcommands is not None:
         pairs.append((bulk(b"subcommands"), resp.map(
             [(bulk(sub.name.encode()), docs_entry(resp, sub)) for sub in subcommands(entry)])))
@@ -141,16 +121,16 @@ def _all_info(c, argv):
     return array([info_entry(c.resp, entry) for entry in COMMANDS.values()])
 
 
-COMMAND = container("command", -1, "loading stale")
+COMMAND = container("command")
 COMMAND.handler = _all_info
 
 
-@command("command|count", 2, "loading stale")
+@command("command|count")
 def command_count(c, argv):
     return integer(len(COMMANDS))
 
 
-@command("command|info", -2, "loading stale")
+@command("command|info")
 def command_info(c, argv):
     if len(argv) == 2:
         return _all_info(c, argv)
@@ -158,7 +138,7 @@ def command_info(c, argv):
     return array([c.resp.null if e is None else info_entry(c.resp, e) for e in entries])
 
 
-@command("command|docs", -2, "loading stale")
+@command("command|docs")
 def command_docs(c, argv):
     if len(argv) == 2:
         entries = list(COMMANDS.values())
@@ -167,7 +147,7 @@ def command_docs(c, argv):
     return c.resp.map([(bulk(e.name.encode()), docs_entry(c.resp, e)) for e in entries])
 
 
-@command("command|list", -2, "loading stale")
+@command("command|list")
 def command_list(c, argv):
     if len(argv) == 2:
         return bulk_array([e.name.encode() for e in _every_command()])
@@ -179,7 +159,7 @@ def command_list(c, argv):
     if kind == b"aclcat":
         wanted = {"simple": "@" + value.decode("latin-1").lower()}
         chosen = [e for e in _every_command()
-                  if wanted in _data(e)["acl_categories"]["set"]]
+                  if wanted in e.spec["acl_categories"]["set"]]
     elif kind == b"pattern":
         match = matcher(value, nocase=True)
         chosen = [e for e in _every_command() if match(e.name.encode())]
@@ -188,12 +168,12 @@ def command_list(c, argv):
     return bulk_array([e.name.encode() for e in chosen])
 
 
-@command("command|getkeys", -4, "loading stale")
+@command("command|getkeys")
 def command_getkeys(c, argv):
     return bulk_array([argv[2:][pos] for pos, _ in _keys_of(argv[2:])])
 
 
-@command("command|getkeysandflags", -4, "loading stale")
+@command("command|getkeysandflags")
 def command_getkeysandflags(c, argv):
     target = argv[2:]
     return array([
@@ -202,7 +182,7 @@ def command_getkeysandflags(c, argv):
     ])
 
 
-@command("command|help", 2, "loading stale")
+@command("command|help")
 def command_help(c, argv):
     return help_reply(_HELP)
 
@@ -217,7 +197,7 @@ def _keys_of(argv: list[bytes]) -> list[tuple[int, list[str]]]:
         entry = (entry.subcommands or {}).get(argv[1].lower())
     if entry is None:
         raise CommandError(errors.err("ERR Invalid command specified"))
-    specs = [spec["map"] for spec in _data(entry)["key_specs"]["set"]]
+    specs = [spec["map"] for spec in entry.spec["key_specs"]["set"]]
     if entry.first_key <= 0 and not specs:
         raise CommandError(errors.err("ERR The command has no key arguments"))
     arity = entry.arity

@@ -30,40 +30,40 @@ from valkdb.store.keyspace import now_ms
 from valkdb.store.types import encoding, string_encoding, type_name
 
 
-@command("del", -2, "write", 1, -1, 1)
+@command("del")
 def del_(c, argv):
     delete = c.db.delete
     return integer(sum(1 for key in argv[1:] if delete(key)))
 
 
-@command("unlink", -2, "write fast", 1, -1, 1)
+@command("unlink")
 def unlink(c, argv):
     return del_(c, argv)
 
 
-@command("exists", -2, "readonly fast", 1, -1, 1)
+@command("exists")
 def exists(c, argv):
     lookup = c.db.lookup
     return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
-@command("touch", -2, "readonly fast", 1, -1, 1)
+@command("touch")
 def touch(c, argv):
     return exists(c, argv)
 
 
-@command("type", 2, "readonly fast", 1, 1, 1)
+@command("type")
 def type_(c, argv):
     value = c.db.lookup(argv[1])
     return simple(b"none" if value is None else type_name(value))
 
 
-@command("dbsize", 1, "readonly fast")
+@command("dbsize")
 def dbsize(c, argv):
     return integer(c.db.size())
 
 
-@command("randomkey", 1, "readonly")
+@command("randomkey")
 def randomkey(c, argv):
     key = c.db.random_key()
     return c.resp.null if key is None else bulk(key)
@@ -77,7 +77,7 @@ def pattern_matcher(pattern: bytes | None):  # type: ignore[no-untyped-def]
     return matcher(pattern)
 
 
-@command("keys", 2, "readonly")
+@command("keys")
 def keys(c, argv):
     match = pattern_matcher(argv[1])
     count = 0
@@ -145,7 +145,7 @@ def parse_scan_options(argv: list[bytes], start: int, with_type: bool = True,
     return count, pattern, type_filter
 
 
-@command("scan", -2, "readonly", 0, 0, 0)
+@command("scan")
 def scan(c, argv):
     cursor = scan_cursor(argv[1])
     count, pattern, type_filter = parse_scan_options(argv, 2)
@@ -201,12 +201,12 @@ def _move_value(c, src_db, key: bytes, dst_db, dst_key: bytes, value) -> None:  
         dst_db.set_deadline(dst_key, deadline)
 
 
-@command("rename", 3, "write", 1, 2, 1)
+@command("rename")
 def rename(c, argv):
     return _rename(c, argv, nx=False)
 
 
-@command("renamenx", 3, "write fast", 1, 2, 1)
+@command("renamenx")
 def renamenx(c, argv):
     return _rename(c, argv, nx=True)
 
@@ -230,7 +230,7 @@ def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
     return integer(1) if nx else OK
 
 
-@command("copy", -3, "write denyoom", 1, 2, 1)
+@command("copy")
 def copy(c, argv):
     src, dst = argv[1], argv[2]
     dst_db = c.db
@@ -259,7 +259,7 @@ def copy(c, argv):
     return integer(1)
 
 
-@command("move", 3, "write fast", 1, 1, 1)
+@command("move")
 def move(c, argv):
     key = argv[1]
     dst_db = c.server.keyspace[db_index(c, argv[2])]
@@ -280,7 +280,7 @@ def _flush_mode(argv: list[bytes]) -> None:
         raise CommandError(errors.SYNTAX)
 
 
-@command("flushdb", -1, "write")
+@command("flushdb")
 def flushdb(c, argv):
     _flush_mode(argv)
     pace = Pacer(c)
@@ -290,7 +290,7 @@ def flushdb(c, argv):
     return OK
 
 
-@command("flushall", -1, "write")
+@command("flushall")
 def flushall(c, argv):
     _flush_mode(argv)
     pace = Pacer(c)
@@ -306,7 +306,7 @@ def flushall(c, argv):
 propagates("flushdb", "flushall")(None)
 
 
-@command("swapdb", 3, "write fast")
+@command("swapdb")
 def swapdb(c, argv):
     first = to_int(argv[1], errors.err("ERR invalid first DB index"))
     second = to_int(argv[2], errors.err("ERR invalid second DB index"))
@@ -369,22 +369,22 @@ def _expire(c, argv, *, seconds: bool, relative: bool) -> bytes:  # type: ignore
     return integer(1)
 
 
-@command("expire", -3, "write fast", 1, 1, 1)
+@command("expire")
 def expire(c, argv):
     return _expire(c, argv, seconds=True, relative=True)
 
 
-@command("pexpire", -3, "write fast", 1, 1, 1)
+@command("pexpire")
 def pexpire(c, argv):
     return _expire(c, argv, seconds=False, relative=True)
 
 
-@command("expireat", -3, "write fast", 1, 1, 1)
+@command("expireat")
 def expireat(c, argv):
     return _expire(c, argv, seconds=True, relative=False)
 
 
-@command("pexpireat", -3, "write fast", 1, 1, 1)
+@command("pexpireat")
 def pexpireat(c, argv):
     return _expire(c, argv, seconds=False, relative=False)
 
@@ -420,27 +420,27 @@ def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[n
     return integer(value if ms else (value + 500) // 1000)
 
 
-@command("ttl", 2, "readonly fast", 1, 1, 1)
+@command("ttl")
 def ttl(c, argv):
     return _ttl(c, argv[1], ms=False, absolute=False)
 
 
-@command("pttl", 2, "readonly fast", 1, 1, 1)
+@command("pttl")
 def pttl(c, argv):
     return _ttl(c, argv[1], ms=True, absolute=False)
 
 
-@command("expiretime", 2, "readonly fast", 1, 1, 1)
+@command("expiretime")
 def expiretime(c, argv):
     return _ttl(c, argv[1], ms=False, absolute=True)
 
 
-@command("pexpiretime", 2, "readonly fast", 1, 1, 1)
+@command("pexpiretime")
 def pexpiretime(c, argv):
     return _ttl(c, argv[1], ms=True, absolute=True)
 
 
-@command("persist", 2, "write fast", 1, 1, 1)
+@command("persist")
 def persist(c, argv):
     if c.db.lookup(argv[1]) is None:
         return integer(0)
@@ -449,7 +449,7 @@ def persist(c, argv):
 
 # -- OBJECT -------------------------------------------------------------------------------------
 
-OBJECT = container("object", -2)
+OBJECT = container("object")
 _SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INTEGERS)
 
 
@@ -460,13 +460,13 @@ def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
     return value
 
 
-@command("object|encoding", 3, "readonly", 2, 2, 1)
+@command("object|encoding")
 def object_encoding(c, argv):
     value = _object_value(c, argv[2])
     return bulk(encoding(value))
 
 
-@command("object|refcount", 3, "readonly", 2, 2, 1)
+@command("object|refcount")
 def object_refcount(c, argv):
     value = _object_value(c, argv[2])
     shared = (type(value) is bytes and string_encoding(value) == b"int"
@@ -474,7 +474,7 @@ def object_refcount(c, argv):
     return integer(2147483647 if shared else 1)
 
 
-@command("object|idletime", 3, "readonly", 2, 2, 1)
+@command("object|idletime")
 def object_idletime(c, argv):
     _object_value(c, argv[2])
     if c.server.config.maxmemory_policy.endswith("lfu"):
@@ -485,7 +485,7 @@ def object_idletime(c, argv):
     return integer(0)  # valkdb does not track per-key access times
 
 
-@command("object|freq", 3, "readonly", 2, 2, 1)
+@command("object|freq")
 def object_freq(c, argv):
     _object_value(c, argv[2])
     if not c.server.config.maxmemory_policy.endswith("lfu"):
@@ -520,7 +520,7 @@ def help_reply(lines: list[bytes]) -> bytes:
     return b"*%d\r\n%s" % (len(lines), b"".join(simple(line) for line in lines))
 
 
-@command("object|help", 2, "loading stale")
+@command("object|help")
 def object_help(c, argv):
     return help_reply(_OBJECT_HELP)
 

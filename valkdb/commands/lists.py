@@ -101,27 +101,27 @@ def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # ty
     return integer(len(value))
 
 
-@command("lpush", -3, "write denyoom fast", 1, 1, 1)
+@command("lpush")
 def lpush(c, argv):
     return _push(c, argv, True, False)
 
 
-@command("rpush", -3, "write denyoom fast", 1, 1, 1)
+@command("rpush")
 def rpush(c, argv):
     return _push(c, argv, False, False)
 
 
-@command("lpushx", -3, "write denyoom fast", 1, 1, 1)
+@command("lpushx")
 def lpushx(c, argv):
     return _push(c, argv, True, True)
 
 
-@command("rpushx", -3, "write denyoom fast", 1, 1, 1)
+@command("rpushx")
 def rpushx(c, argv):
     return _push(c, argv, False, True)
 
 
-@command("linsert", 5, "write denyoom", 1, 1, 1)
+@command("linsert")
 def linsert(c, argv):
     where = argv[2].upper()
     if where not in (b"BEFORE", b"AFTER"):
@@ -166,25 +166,25 @@ def _pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-
     return _array_of(items)
 
 
-@command("lpop", -2, "write fast", 1, 1, 1)
+@command("lpop")
 def lpop(c, argv):
     return _pop(c, argv, True)
 
 
-@command("rpop", -2, "write fast", 1, 1, 1)
+@command("rpop")
 def rpop(c, argv):
     return _pop(c, argv, False)
 
 
 # -- reads and edits by index ------------------------------------------------------------------
 
-@command("llen", 2, "readonly fast", 1, 1, 1)
+@command("llen")
 def llen(c, argv):
     value = _get_list(c.db, argv[1])
     return ZERO if value is None else integer(len(value))
 
 
-@command("lindex", 3, "readonly", 1, 1, 1)
+@command("lindex")
 def lindex(c, argv):
     value = _get_list(c.db, argv[1])
     if value is None:
@@ -195,7 +195,7 @@ def lindex(c, argv):
     return value[index]
 
 
-@command("lset", 4, "write denyoom", 1, 1, 1)
+@command("lset")
 def lset(c, argv):
     value = _get_list(c.db, argv[1])
     if value is None:
@@ -218,7 +218,7 @@ def _slice(value: List, first: int, last: int) -> list[bytes]:
     return items
 
 
-@command("lrange", 4, "readonly", 1, 1, 1)
+@command("lrange")
 def lrange(c, argv):
     start, end = to_int(argv[2]), to_int(argv[3])
     value = _get_list(c.db, argv[1])
@@ -228,7 +228,7 @@ def lrange(c, argv):
     return EMPTY_ARRAY if bounds is None else _array_of(_slice(value, *bounds))
 
 
-@command("ltrim", 4, "write", 1, 1, 1)
+@command("ltrim")
 def ltrim(c, argv):
     start, end = to_int(argv[2]), to_int(argv[3])
     key = argv[1]
@@ -257,7 +257,7 @@ def ltrim(c, argv):
     return OK
 
 
-@command("lrem", 4, "write", 1, 1, 1)
+@command("lrem")
 def lrem(c, argv):
     count = to_int(argv[2])
     key = argv[1]
@@ -288,7 +288,7 @@ def _remove(value: List, element: bytes, count: int) -> int:
     return removed
 
 
-@command("lpos", -3, "readonly", 1, 1, 1)
+@command("lpos")
 def lpos(c, argv):
     rank, count, maxlen = 1, None, 0
     i = 3
@@ -366,13 +366,13 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ig
     return item
 
 
-@command("lmove", 5, "write denyoom", 1, 2, 1)
+@command("lmove")
 def lmove(c, argv):
     from_left, to_left = _where(argv[3]), _where(argv[4])
     return _move(c, argv[1], argv[2], from_left, to_left, argv)
 
 
-@command("rpoplpush", 3, "write denyoom", 1, 2, 1)
+@command("rpoplpush")
 def rpoplpush(c, argv):
     return _move(c, argv[1], argv[2], False, True, argv)
 
@@ -399,7 +399,7 @@ def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # 
     return _mpop_reply(key, items)
 
 
-@command("lmpop", -4, "write movablekeys", 0, 0, 0)
+@command("lmpop")
 def lmpop(c, argv):
     keys, left, count = parse_mpop(argv, 1, b"LEFT", b"RIGHT")
     found = _first_list(c.db, keys)
@@ -446,17 +446,17 @@ def _blocking_pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no
     return _block(c, keys, timeout, serve)
 
 
-@command("blpop", -3, "write noscript blocking", 1, -2, 1)
+@command("blpop")
 def blpop(c, argv):
     return _blocking_pop(c, argv, True)
 
 
-@command("brpop", -3, "write noscript blocking", 1, -2, 1)
+@command("brpop")
 def brpop(c, argv):
     return _blocking_pop(c, argv, False)
 
 
-@command("blmpop", -5, "write blocking movablekeys", 0, 0, 0)
+@command("blmpop")
 def blmpop(c, argv):
     keys, left, count = parse_mpop(argv, 2, b"LEFT", b"RIGHT")
     timeout = to_timeout(argv[1])
@@ -492,13 +492,13 @@ def _blocking_move(c, argv: list[bytes], from_left: bool, to_left: bool,  # type
     return _block(c, [src], timeout, serve)
 
 
-@command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1)
+@command("blmove")
 def blmove(c, argv):
     from_left, to_left = _where(argv[3]), _where(argv[4])
     return _blocking_move(c, argv, from_left, to_left, to_timeout(argv[5]))
 
 
-@command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1)
+@command("brpoplpush")
 def brpoplpush(c, argv):
     return _blocking_move(c, argv, False, True, to_timeout(argv[3]))
 

@@ -8,7 +8,7 @@ from valkdb.persistence.aof import AofError
 from valkdb.protocol.encoder import OK, integer, simple
 
 
-@command("save", 1, "admin noscript no_async_loading no_multi")
+@command("save")
 def save(c, argv):
     server = c.server
     if server.children.running("rdb"):
@@ -16,7 +16,7 @@ def save(c, argv):
     return OK if server.rdb.save() else errors.BARE_ERR
 
 
-@command("bgsave", -1, "admin noscript no_async_loading")
+@command("bgsave")
 def bgsave(c, argv):
     schedule = False
     if len(argv) > 1:
@@ -38,7 +38,7 @@ def bgsave(c, argv):
     return simple(b"Background saving started")
 
 
-@command("bgrewriteaof", 1, "admin noscript no_async_loading")
+@command("bgrewriteaof")
 def bgrewriteaof(c, argv):
     server = c.server
     if server.children.running("aof"):
@@ -56,6 +56,6 @@ def bgrewriteaof(c, argv):
     return simple(b"Background append only file rewriting started")
 
 
-@command("lastsave", 1, "loading stale fast")
+@command("lastsave")
 def lastsave(c, argv):
     return integer(c.server.rdb.last_save)

@@ -17,7 +17,7 @@ def _confirm(c, kind: bytes, name: bytes | None) -> bytes:  # type: ignore[no-un
     ])
 
 
-@command("subscribe", -2, "pubsub noscript loading stale")
+@command("subscribe")
 def subscribe(c, argv):
     replies = []
     for channel in argv[1:]:
@@ -26,7 +26,7 @@ def subscribe(c, argv):
     return b"".join(replies)
 
 
-@command("psubscribe", -2, "pubsub noscript loading stale")
+@command("psubscribe")
 def psubscribe(c, argv):
     replies = []
     for pattern in argv[1:]:
@@ -35,7 +35,7 @@ def psubscribe(c, argv):
     return b"".join(replies)
 
 
-@command("unsubscribe", -1, "pubsub noscript loading stale")
+@command("unsubscribe")
 def unsubscribe(c, argv):
     channels = argv[1:] or list(c.channels)
     if not channels:
@@ -47,7 +47,7 @@ def unsubscribe(c, argv):
     return b"".join(replies)
 
 
-@command("punsubscribe", -1, "pubsub noscript loading stale")
+@command("punsubscribe")
 def punsubscribe(c, argv):
     patterns = argv[1:] or list(c.patterns)
     if not patterns:
@@ -59,15 +59,15 @@ def punsubscribe(c, argv):
     return b"".join(replies)
 
 
-@command("publish", 3, "pubsub loading stale fast may_replicate")
+@command("publish")
 def publish(c, argv):
     return integer(c.server.pubsub.publish(argv[1], argv[2]))
 
 
-container("pubsub", -2)
+container("pubsub")
 
 
-@command("pubsub|channels", -2, "pubsub loading stale")
+@command("pubsub|channels")
 def pubsub_channels(c, argv):
     channels = list(c.server.pubsub.channels)
     if len(argv) == 3:
@@ -75,7 +75,7 @@ def pubsub_channels(c, argv):
     return bulk_array(channels)
 
 
-@command("pubsub|numsub", -2, "pubsub loading stale")
+@command("pubsub|numsub")
 def pubsub_numsub(c, argv):
     registry = c.server.pubsub.channels
     # A flat array in RESP3 too: Redis 7.0 does not reply a map here.
@@ -97,11 +97,11 @@ _PUBSUB_HELP = [
 ]
 
 
-@command("pubsub|help", 2, "loading stale")
+@command("pubsub|help")
 def pubsub_help(c, argv):
     return help_reply(_PUBSUB_HELP)
 
 
-@command("pubsub|numpat", 2, "pubsub loading stale")
+@command("pubsub|numpat")
 def pubsub_numpat(c, argv):
     return integer(c.server.pubsub.numpat())

@@ -27,7 +27,7 @@ from valkdb.persistence.aof import AofError
 from valkdb.protocol.encoder import OK, bulk
 
 
-@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy")
+@command("shutdown")
 def shutdown(c, argv):
     flags = {arg.upper() for arg in argv[1:]}
     if not flags <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"}:
@@ -47,7 +47,7 @@ def shutdown(c, argv):
     return b""
 
 
-@command("time", 1, "loading stale fast")
+@command("time")
 def time_(c, argv):
     now = time.time_ns() // 1000
     return b"*2\r\n" + bulk(b"%d" % (now // 1_000_000)) + bulk(b"%d" % (now % 1_000_000))
@@ -348,7 +348,7 @@ def info_sections(names: list[bytes]) -> list[bytes]:
     return [name for name in _SECTIONS if name in wanted]
 
 
-@command("info", -1, "loading stale")
+@command("info")
 def info(c, argv):
     parts = []
     for name in info_sections(argv[1:]):
@@ -360,7 +360,7 @@ def info(c, argv):
 
 # -- CONFIG ------------------------------------------------------------------------------------
 
-container("config", -2)
+container("config")
 
 _CONFIG_HELP = [
     b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -381,7 +381,7 @@ _CONFIG_HELP = [
 _LISTED = [(name, setting) for name, setting in BY_NAME.items() if not setting.hidden]
 
 
-@command("config|get", -3, "admin noscript loading stale")
+@command("config|get")
 def config_get(c, argv):
     config = c.server.config
     found: dict[str, tuple[bytes, Setting]] = {}  # name or alias -> (name to answer, setting)
@@ -518,7 +518,7 @@ _APPLY = {
 }
 
 
-@command("config|set", -4, "admin noscript loading stale")
+@command("config|set")
 def config_set(c, argv):
     """As Redis 7.0: check every name, set every value (undoing them all at the first refusal),
     then run each changed setting's apply step once (undoing everything if one fails)."""
@@ -552,7 +552,7 @@ def config_set(c, argv):
     return OK
 
 
-@command("config|resetstat", 2, "admin noscript loading stale")
+@command("config|resetstat")
 def config_resetstat(c, argv):
     server = c.server
     for name in server.stats:
@@ -562,7 +562,7 @@ def config_resetstat(c, argv):
     return OK
 
 
-@command("config|rewrite", 2, "admin noscript loading stale")
+@command("config|rewrite")
 def config_rewrite(c, argv):
     try:
         c.server.config.rewrite()
@@ -575,6 +575,6 @@ def config_rewrite(c, argv):
     return OK
 
 
-@command("config|help", 2, "loading stale")
+@command("config|help")
 def config_help(c, argv):
     return help_reply(_CONFIG_HELP)

@@ -104,7 +104,7 @@ def random_picks(members: Sequence[T], count: int) -> list[T]:
 
 # -- single sets --------------------------------------------------------------------------------
 
-@command("sadd", -3, "write denyoom fast", 1, 1, 1)
+@command("sadd")
 def sadd(c, argv):
     db = c.db
     key = argv[1]
@@ -125,7 +125,7 @@ def sadd(c, argv):
     return integer(added)
 
 
-@command("srem", -3, "write fast", 1, 1, 1)
+@command("srem")
 def srem(c, argv):
     value = _get_set(c.db, argv[1])
     if value is None:
@@ -136,32 +136,32 @@ def srem(c, argv):
     return integer(removed)
 
 
-@command("smembers", 2, "readonly", 1, 1, 1)
+@command("smembers")
 def smembers(c, argv):
     value = _get_set(c.db, argv[1])
     return c.resp.bulk_set([] if value is None else value.ordered())
 
 
-@command("sismember", 3, "readonly fast", 1, 1, 1)
+@command("sismember")
 def sismember(c, argv):
     value = _get_set(c.db, argv[1])
     return ONE if value is not None and argv[2] in value else ZERO
 
 
-@command("smismember", -3, "readonly fast", 1, 1, 1)
+@command("smismember")
 def smismember(c, argv):
     value = _get_set(c.db, argv[1]) or {}
     return b"*%d\r\n%s" % (len(argv) - 2, b"".join(
         [ONE if member in value else ZERO for member in argv[2:]]))
 
 
-@command("scard", 2, "readonly fast", 1, 1, 1)
+@command("scard")
 def scard(c, argv):
     value = _get_set(c.db, argv[1])
     return integer(0 if value is None else len(value))
 
 
-@command("smove", 4, "write fast", 1, 2, 1)
+@command("smove")
 def smove(c, argv):
     src_key, dst_key, member = argv[1], argv[2], argv[3]
     db = c.db
@@ -186,7 +186,7 @@ def smove(c, argv):
 
 # -- random members -----------------------------------------------------------------------------
 
-@command("spop", -2, "write fast", 1, 1, 1)
+@command("spop")
 def spop(c, argv):
     if len(argv) == 3:
         return _spop_count(c, argv)
@@ -240,7 +240,7 @@ def _propagate_removals(c, key: bytes, popped: list[bytes]) -> None:  # type: ig
 propagates("spop")(None)  # logged as what was popped: SREM (or DEL), never at random again
 
 
-@command("srandmember", -2, "readonly", 1, 1, 1)
+@command("srandmember")
 def srandmember(c, argv):
     if len(argv) > 3:
         return errors.SYNTAX
@@ -323,18 +323,18 @@ def _store(c, key: bytes, result: Set) -> bytes:  # type: ignore[no-untyped-def]
     return integer(len(result))
 
 
-@command("sinter", -2, "readonly", 1, -1, 1)
+@command("sinter")
 def sinter(c, argv):
     return c.resp.bulk_set(_intersection(_get_sets(c.db, argv[1:])))
 
 
-@command("sinterstore", -3, "write denyoom", 1, -1, 1)
+@command("sinterstore")
 def sinterstore(c, argv):
     members = _intersection(_get_sets(c.db, argv[2:]))
     return _store(c, argv[1], new_set(members, intset_limit(c)))
 
 
-@command("sintercard", -3, "readonly movablekeys", 0, 0, 0)
+@command("sintercard")
 def sintercard(c, argv):
     numkeys = to_int(argv[1], errors.NUMKEYS)
     if numkeys < 1:
@@ -354,29 +354,29 @@ def sintercard(c, argv):
     return integer(len(_intersection(_get_sets(c.db, argv[2 : 2 + numkeys]), limit)))
 
 
-@command("sunion", -2, "readonly", 1, -1, 1)
+@command("sunion")
 def sunion(c, argv):
     return c.resp.bulk_set(_union(_get_sets(c.db, argv[1:]), intset_limit(c)).ordered())
 
 
-@command("sunionstore", -3, "write denyoom", 1, -1, 1)
+@command("sunionstore")
 def sunionstore(c, argv):
     return _store(c, argv[1], _union(_get_sets(c.db, argv[2:]), intset_limit(c)))
 
 
-@command("sdiff", -2, "readonly", 1, -1, 1)
+@command("sdiff")
 def sdiff(c, argv):
     return c.resp.bulk_set(_difference(_get_sets(c.db, argv[1:]), intset_limit(c)).ordered())
 
 
-@command("sdiffstore", -3, "write denyoom", 1, -1, 1)
+@command("sdiffstore")
 def sdiffstore(c, argv):
     return _store(c, argv[1], _difference(_get_sets(c.db, argv[2:]), intset_limit(c)))
 
 
 # -- SSCAN --------------------------------------------------------------------------------------
 
-@command("sscan", -3, "readonly", 1, 1, 1)
+@command("sscan")
 def sscan(c, argv):
     cursor = scan_cursor(argv[2])
     value = _get_set(c.db, argv[1])

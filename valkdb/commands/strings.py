@@ -24,7 +24,7 @@ def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
     return value
 
 
-@command("get", 2, "readonly fast", 1, 1, 1)
+@command("get")
 def get(c, argv):
     value = c.db.lookup(argv[1])
     if value is None:
@@ -96,7 +96,7 @@ def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> Non
         c.db.set_deadline(key, deadline, lazily=True)
 
 
-@command("set", -3, "write denyoom", 1, 1, 1)
+@command("set")
 def set_(c, argv):
     if len(argv) == 3:
         c.db.store(argv[1], argv[2])
@@ -119,7 +119,7 @@ def set_(c, argv):
     return OK
 
 
-@command("setnx", 3, "write denyoom fast", 1, 1, 1)
+@command("setnx")
 def setnx(c, argv):
     if c.db.lookup(argv[1]) is not None:
         return integer(0)
@@ -127,13 +127,13 @@ def setnx(c, argv):
     return integer(1)
 
 
-@command("setex", 4, "write denyoom", 1, 1, 1)
+@command("setex")
 def setex(c, argv):
     _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"EX", argv[2]))
     return OK
 
 
-@command("psetex", 4, "write denyoom", 1, 1, 1)
+@command("psetex")
 def psetex(c, argv):
     _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"PX", argv[2]))
     return OK
@@ -159,7 +159,7 @@ def _propagate_set(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[
         c.propagate(argv)
 
 
-@command("getset", 3, "write denyoom fast", 1, 1, 1)
+@command("getset")
 def getset(c, argv):
     old = get_string(c.db, argv[1])
     c.db.store(argv[1], argv[2])
@@ -167,7 +167,7 @@ def getset(c, argv):
     return c.resp.null if old is None else bulk(old)
 
 
-@command("getdel", 2, "write fast", 1, 1, 1)
+@command("getdel")
 def getdel(c, argv):
     old = get_string(c.db, argv[1])
     if old is None:
@@ -180,7 +180,7 @@ def getdel(c, argv):
 propagates("getset", "getdel")(None)  # logged as SET / DEL (or UNLINK), as Redis rewrites them
 
 
-@command("getex", -2, "write fast", 1, 1, 1)
+@command("getex")
 def getex(c, argv):
     flags, unit_arg = parse_expiry_options(argv, 2, False)
     value = get_string(c.db, argv[1])
@@ -204,7 +204,7 @@ def _propagate_getex(c, argv: list[bytes], reply: bytes) -> None:  # type: ignor
         c.propagate([b"PERSIST", argv[1]])
 
 
-@command("mget", -2, "readonly fast", 1, -1, 1)
+@command("mget")
 def mget(c, argv):
     lookup = c.db.lookup
     null = c.resp.null
@@ -215,7 +215,7 @@ def mget(c, argv):
     return b"".join(parts)
 
 
-@command("mset", -3, "write denyoom", 1, -1, 2)
+@command("mset")
 def mset(c, argv):
     if len(argv) % 2 == 0:
         return errors.wrong_arity("mset")
@@ -225,7 +225,7 @@ def mset(c, argv):
     return OK
 
 
-@command("msetnx", -3, "write denyoom", 1, -1, 2)
+@command("msetnx")
 def msetnx(c, argv):
     if len(argv) % 2 == 0:
         return errors.wrong_arity("msetnx")
@@ -242,7 +242,7 @@ def _check_length(c, length: int) -> None:  # type: ignore[no-untyped-def]
         raise CommandError(_STRING_TOO_LONG)
 
 
-@command("append", 3, "write denyoom fast", 1, 1, 1)
+@command("append")
 def append(c, argv):
     old = get_string(c.db, argv[1])
     if old is None:
@@ -254,7 +254,7 @@ def append(c, argv):
     return integer(len(value))
 
 
-@command("strlen", 2, "readonly fast", 1, 1, 1)
+@command("strlen")
 def strlen(c, argv):
     value = get_string(c.db, argv[1])
     return integer(0 if value is None else len(value))
@@ -275,22 +275,22 @@ def _incr(c, key: bytes, delta: int) -> bytes:  # type: ignore[no-untyped-def]
     return integer(value)
 
 
-@command("incr", 2, "write denyoom fast", 1, 1, 1)
+@command("incr")
 def incr(c, argv):
     return _incr(c, argv[1], 1)
 
 
-@command("decr", 2, "write denyoom fast", 1, 1, 1)
+@command("decr")
 def decr(c, argv):
     return _incr(c, argv[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", 1, 1, 1)
+@command("incrby")
 def incrby(c, argv):
     return _incr(c, argv[1], to_int(argv[2]))
 
 
-@command("decrby", 3, "write denyoom fast", 1, 1, 1)
+@command("decrby")
 def decrby(c, argv):
     delta = to_int(argv[2])
     if delta == LLONG_MIN:
@@ -310,7 +310,7 @@ def long_double(arg: bytes) -> Fraction | None:
     return value
 
 
-@command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1)
+@command("incrbyfloat")
 def incrbyfloat(c, argv):
     old = get_string(c.db, argv[1])
     current = Fraction(0) if old is None else long_double(old)
@@ -335,7 +335,7 @@ propagates("incrbyfloat")(None)
 
 # -- ranges -------------------------------------------------------------------------------------
 
-@command("getrange", 4, "readonly", 1, 1, 1)
+@command("getrange")
 def getrange(c, argv):
     start, end = to_int(argv[2]), to_int(argv[3])
     value = get_string(c.db, argv[1])
@@ -354,12 +354,12 @@ def getrange(c, argv):
     return bulk(value[start : end + 1])
 
 
-@command("substr", 4, "readonly", 1, 1, 1)
+@command("substr")
 def substr(c, argv):
     return getrange(c, argv)
 
 
-@command("setrange", 4, "write denyoom", 1, 1, 1)
+@command("setrange")
 def setrange(c, argv):
     offset = to_int(argv[2])
     if offset < 0:

@@ -17,7 +17,7 @@ from valkdb.protocol.encoder import OK
 from valkdb.store.keyspace import now_ms
 
 
-@command("multi", 1, "noscript loading stale fast allow_busy")
+@command("multi")
 def multi(c, argv):
     if c.multi is not None:
         return errors.err("ERR MULTI calls can not be nested")
@@ -43,7 +43,7 @@ def exec_refused(c, reply: bytes) -> bytes:  # type: ignore[no-untyped-def]
     return b"-EXECABORT Transaction discarded because of: %s\r\n" % reason
 
 
-@command("discard", 1, "noscript loading stale fast allow_busy")
+@command("discard")
 def discard(c, argv):
     if c.multi is None:
         return errors.err("ERR DISCARD without MULTI")
@@ -62,7 +62,7 @@ def _watched_key_expired(c) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog")
+@command("exec")
 def exec_(c, argv):
     if c.multi is None:
         return errors.err("ERR EXEC without MULTI")
@@ -86,7 +86,7 @@ def exec_(c, argv):
 COMMANDS["exec"].on_refused = exec_refused
 
 
-@command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1)
+@command("watch")
 def watch(c, argv):
     if c.multi is not None:
         return errors.err("ERR WATCH inside MULTI is not allowed")
@@ -100,7 +100,7 @@ def watch(c, argv):
     return OK
 
 
-@command("unwatch", 1, "noscript loading stale fast allow_busy")
+@command("unwatch")
 def unwatch(c, argv):
     c.unwatch()
     return OK

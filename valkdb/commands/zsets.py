@@ -361,7 +361,7 @@ def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped
     return integer(added + updated if b"CH" in flags else added)
 
 
-@command("zadd", -4, "write denyoom fast", 1, 1, 1)
+@command("zadd")
 def zadd(c, argv):
     if len(argv) == 4 and not argv[2][:1].isalpha():  # ZADD key score member: no options
         score = to_double(argv[2])
@@ -376,12 +376,12 @@ def zadd(c, argv):
     return _zadd(c, argv, incr=False)
 
 
-@command("zincrby", 4, "write denyoom fast", 1, 1, 1)
+@command("zincrby")
 def zincrby(c, argv):
     return _zadd(c, argv, incr=True)
 
 
-@command("zrem", -3, "write fast", 1, 1, 1)
+@command("zrem")
 def zrem(c, argv):
     key = argv[1]
     zs = get_zset(c, key)
@@ -397,20 +397,20 @@ def zrem(c, argv):
     return integer(removed)
 
 
-@command("zcard", 2, "readonly fast", 1, 1, 1)
+@command("zcard")
 def zcard(c, argv):
     zs = get_zset(c, argv[1])
     return integer(len(zs)) if zs is not None else ZERO
 
 
-@command("zscore", 3, "readonly fast", 1, 1, 1)
+@command("zscore")
 def zscore(c, argv):
     zs = get_zset(c, argv[1])
     score = None if zs is None else zs.get(argv[2])
     return c.resp.null if score is None else c.resp.double(score)
 
 
-@command("zmscore", -3, "readonly fast", 1, 1, 1)
+@command("zmscore")
 def zmscore(c, argv):
     zs = get_zset(c, argv[1]) or {}
     null, double = c.resp.null, c.resp.double
@@ -426,12 +426,12 @@ def _zrank(c, argv, reverse: bool) -> bytes:  # type: ignore[no-untyped-def]
     return integer(len(zs) - 1 - rank if reverse else rank)  # type: ignore[arg-type]
 
 
-@command("zrank", 3, "readonly fast", 1, 1, 1)
+@command("zrank")
 def zrank(c, argv):
     return _zrank(c, argv, reverse=False)
 
 
-@command("zrevrank", 3, "readonly fast", 1, 1, 1)
+@command("zrevrank")
 def zrevrank(c, argv):
     return _zrank(c, argv, reverse=True)
 
@@ -451,12 +451,12 @@ def _count(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
     return integer(0 if last is None else last - first + 1)
 
 
-@command("zcount", 4, "readonly fast", 1, 1, 1)
+@command("zcount")
 def zcount(c, argv):
     return _count(c, argv, ScoreRange(argv[2], argv[3]))
 
 
-@command("zlexcount", 4, "readonly fast", 1, 1, 1)
+@command("zlexcount")
 def zlexcount(c, argv):
     return _count(c, argv, LexRange(argv[2], argv[3]))
 
@@ -535,37 +535,37 @@ def _store_range(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # t
     return integer(len(zs))
 
 
-@command("zrange", -4, "readonly", 1, 1, 1)
+@command("zrange")
 def zrange(c, argv):
     return _zrange(c, argv, 1, store=False)
 
 
-@command("zrangestore", -5, "write denyoom", 1, 2, 1)
+@command("zrangestore")
 def zrangestore(c, argv):
     return _zrange(c, argv, 2, store=True)
 
 
-@command("zrevrange", -4, "readonly", 1, 1, 1)
+@command("zrevrange")
 def zrevrange(c, argv):
     return _zrange(c, argv, 1, store=False, by=RANK, reverse=True)
 
 
-@command("zrangebyscore", -4, "readonly", 1, 1, 1)
+@command("zrangebyscore")
 def zrangebyscore(c, argv):
     return _zrange(c, argv, 1, store=False, by=SCORE, reverse=False)
 
 
-@command("zrevrangebyscore", -4, "readonly", 1, 1, 1)
+@command("zrevrangebyscore")
 def zrevrangebyscore(c, argv):
     return _zrange(c, argv, 1, store=False, by=SCORE, reverse=True)
 
 
-@command("zrangebylex", -4, "readonly", 1, 1, 1)
+@command("zrangebylex")
 def zrangebylex(c, argv):
     return _zrange(c, argv, 1, store=False, by=LEX, reverse=False)
 
 
-@command("zrevrangebylex", -4, "readonly", 1, 1, 1)
+@command("zrevrangebylex")
 def zrevrangebylex(c, argv):
     return _zrange(c, argv, 1, store=False, by=LEX, reverse=True)
 
@@ -579,7 +579,7 @@ def _remove_span(c, key: bytes, zs: ZSet, start: int, stop: int) -> bytes:  # ty
     return integer(removed)
 
 
-@command("zremrangebyrank", 4, "write", 1, 1, 1)
+@command("zremrangebyrank")
 def zremrangebyrank(c, argv):
     start, end = to_int(argv[2]), to_int(argv[3])
     zs = get_zset(c, argv[1])
@@ -599,12 +599,12 @@ def _remove_range(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
     return _remove_span(c, argv[1], zs, first, first + len(items))
 
 
-@command("zremrangebyscore", 4, "write", 1, 1, 1)
+@command("zremrangebyscore")
 def zremrangebyscore(c, argv):
     return _remove_range(c, argv, ScoreRange(argv[2], argv[3]))
 
 
-@command("zremrangebylex", 4, "write", 1, 1, 1)
+@command("zremrangebylex")
 def zremrangebylex(c, argv):
     return _remove_range(c, argv, LexRange(argv[2], argv[3]))
 
@@ -640,12 +640,12 @@ def _zpop(c, argv, highest: bool) -> bytes:  # type: ignore[no-untyped-def]
     return _pop_reply(c, items, nested=c.resp.version > 2 and count != -1)
 
 
-@command("zpopmin", -2, "write fast", 1, 1, 1)
+@command("zpopmin")
 def zpopmin(c, argv):
     return _zpop(c, argv, highest=False)
 
 
-@command("zpopmax", -2, "write fast", 1, 1, 1)
+@command("zpopmax")
 def zpopmax(c, argv):
     return _zpop(c, argv, highest=True)
 
@@ -688,24 +688,24 @@ def _blocking_pop(c, keys: list[bytes], timeout: float, highest: bool,  # type: 
     return c.resp.null_array if reply is None else reply
 
 
-@command("bzpopmin", -3, "write noscript blocking fast", 1, -2, 1)
+@command("bzpopmin")
 def bzpopmin(c, argv):
     return _blocking_pop(c, argv[1:-1], to_timeout(argv[-1]), False, 1, multi=False)
 
 
-@command("bzpopmax", -3, "write noscript blocking fast", 1, -2, 1)
+@command("bzpopmax")
 def bzpopmax(c, argv):
     return _blocking_pop(c, argv[1:-1], to_timeout(argv[-1]), True, 1, multi=False)
 
 
-@command("zmpop", -4, "write movablekeys", 0, 0, 0)
+@command("zmpop")
 def zmpop(c, argv):
     keys, highest, count = parse_mpop(argv, 1, b"MAX", b"MIN")
     reply = _pop_first(c, keys, highest, count, multi=True)
     return c.resp.null_array if reply is None else reply
 
 
-@command("bzmpop", -5, "write blocking movablekeys", 0, 0, 0)
+@command("bzmpop")
 def bzmpop(c, argv):
     keys, highest, count = parse_mpop(argv, 2, b"MAX", b"MIN")
     return _blocking_pop(c, keys, to_timeout(argv[1]), highest, count, multi=True)
@@ -713,7 +713,7 @@ def bzmpop(c, argv):
 
 # -- ZRANDMEMBER --------------------------------------------------------------------------------
 
-@command("zrandmember", -2, "readonly", 1, 1, 1)
+@command("zrandmember")
 def zrandmember(c, argv):
     if len(argv) == 2:
         zs = get_zset(c, argv[1])
@@ -894,37 +894,37 @@ def _store_result(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # 
     return integer(len(zs))
 
 
-@command("zunion", -3, "readonly movablekeys", 0, 0, 0)
+@command("zunion")
 def zunion(c, argv):
     return _set_operation(c, argv, 1, UNION)
 
 
-@command("zinter", -3, "readonly movablekeys", 0, 0, 0)
+@command("zinter")
 def zinter(c, argv):
     return _set_operation(c, argv, 1, INTER)
 
 
-@command("zdiff", -3, "readonly movablekeys", 0, 0, 0)
+@command("zdiff")
 def zdiff(c, argv):
     return _set_operation(c, argv, 1, DIFF)
 
 
-@command("zunionstore", -4, "write denyoom movablekeys", 1, 1, 1)
+@command("zunionstore")
 def zunionstore(c, argv):
     return _set_operation(c, argv, 2, UNION, store=True)
 
 
-@command("zinterstore", -4, "write denyoom movablekeys", 1, 1, 1)
+@command("zinterstore")
 def zinterstore(c, argv):
     return _set_operation(c, argv, 2, INTER, store=True)
 
 
-@command("zdiffstore", -4, "write denyoom movablekeys", 1, 1, 1)
+@command("zdiffstore")
 def zdiffstore(c, argv):
     return _set_operation(c, argv, 2, DIFF, store=True)
 
 
-@command("zintercard", -3, "readonly movablekeys", 0, 0, 0)
+@command("zintercard")
 def zintercard(c, argv):
     return _set_operation(c, argv, 1, INTER, card=True)
 
@@ -940,7 +940,7 @@ def zintercard(c, argv):
 _DELETION_BITS = 24
 
 
-@command("zscan", -3, "readonly", 1, 1, 1)
+@command("zscan")
 def zscan(c, argv):
     cursor = scan_cursor(argv[2])
     zs = get_zset(c, argv[1])

@@ -51,6 +51,10 @@ class Context:
         self.dirty_cas = False
         self.last_command = "NULL"
         self.close_after_reply = False
+        # The server's lists the dispatcher tests after every command (emptied in place, never
+        # replaced): the bus's operations not yet sent, keys made ready for blocked clients.
+        self.pending_ops = server.propagation.ops
+        self.ready_keys = server.blocking.ready_keys
 
     @property
     def may_yield(self) -> bool:

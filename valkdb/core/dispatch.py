@@ -86,33 +86,30 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
 
 
 def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
-    """Run a checked command (EXEC and scripts run theirs through here too)."""
+    """Run a checked command (EXEC and scripts run theirs through here too).
+
+    Changes are only watched while the bus has an output, and the end of the unit is inlined:
+    this runs for every command."""
     ctx.last_command = entry.name
     server = ctx.server
-    if entry.write:
-        changes = server.keyspace.changes
+    changes = server.keyspace.changes if entry.write and server.propagation.outputs else None
+    if changes is not None:
         before = changes.dirty
-        try:
-            reply = entry.handler(ctx, argv)  # type: ignore[misc]
-        except CommandError as exc:
-            reply = exc.reply
-        except Exception as exc:  # a bug in a handler must not take the connection down
-            return internal_error(ctx, entry, exc)
-        if changes.dirty != before:
-            propagate = entry.propagate
-            if propagate is propagate_verbatim:  # the common case, one call less
-                server.propagation.add(ctx.db.index, argv)
-            elif propagate is not None:
-                propagate(ctx, argv, reply)
-    else:
-        try:
-            reply = entry.handler(ctx, argv)  # type: ignore[misc]
-        except CommandError as exc:
-            reply = exc.reply
-        except Exception as exc:
-            return internal_error(ctx, entry, exc)
+    try:
+        reply = entry.handler(ctx, argv)  # type: ignore[misc]
+    except CommandError as exc:
+        reply = exc.reply
+    except Exception as exc:  # a bug in a handler must not take the connection down
+        return internal_error(ctx, entry, exc)
+    if changes is not None and changes.dirty != before:
+        propagate = entry.propagate
+        if propagate is propagate_verbatim:  # the common case, one call less
+            server.propagation.add(ctx.db.index, argv)
+        elif propagate is not None:
+            propagate(ctx, argv, reply)
     if not (ctx.in_exec or ctx.in_script):  # a unit's effects are served and sent after it
-        end_unit(server)
+        if ctx.pending_ops or ctx.ready_keys:
+            end_unit(server)
     if AFTER_COMMAND:
         for hook in AFTER_COMMAND:
             hook(ctx, entry, argv, reply)
@@ -122,9 +119,7 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
 def end_unit(server: Any) -> None:
     """A unit of execution (a command, an EXEC, a script) is done: its effects go down the
     bus, then the clients blocked on keys it filled are served (each a unit of its own)."""
-    propagation = server.propagation
-    if propagation.ops:
-        propagation.flush()
+    server.propagation.flush()
     if server.blocking.ready_keys:
         server.blocking.serve_ready()
 

@@ -5,8 +5,9 @@ that beats Python functions for it).  ``install(lua)`` registers them the way Re
 ``luaLoadLibraries`` does (src/script_lua.c, 7.0.15): every library becomes a global; ``bit``
 and ``struct`` use ``luaL_register`` and so also land in the registry's ``_LOADED`` table (which
 is ``package.loaded`` when the package library is present), while ``cjson`` and ``cmsgpack``
-only set their global.  Library functions are C functions as far as scripts can tell (see
-``_support``), and no Python object is reachable from them.
+only set their global.  Library functions are Lua wrappers that raise errors the way C
+functions do (see ``_support`` for how, and for the one case they cannot match), and no Python
+object is reachable from them.
 
 Redis 7.0 additionally marks these tables read-only through its patched Lua VM; that
 protection belongs to the sandbox that owns the runtime, not to this package.

@@ -1,16 +1,22 @@
-"""Lua helpers shared by the four libraries: C-function trampolines, C argument checking,
+"""Lua helpers shared by the four libraries: the C-function-like wrapper, C argument checking,
 C integer-conversion emulation and IEEE-754 byte codecs.
 
-Why a trampoline: in Redis these libraries are C functions, and that is observable in error
-messages.  ``luaL_error`` prefixes the *caller's* position ("user_script:1: "), also when the
-script tail-calls the library (``return cjson.encode(f)``): a C callee never replaces its
-caller's frame.  A plain Lua function raising ``error(msg, 2)`` loses that position on a tail
-call.  ``coroutine.wrap`` returns a genuine C closure that resumes a Lua body and, when the body
-fails with a string, raises it prefixed with exactly ``luaL_where(L, 1)`` -- the same rule as
-``luaL_error``.  The body runs every call under ``pcall``; on failure it first installs a fresh
-coroutine as the wrapper's upvalue (``debug.setupvalue`` works on C closures), so the function
-object a script holds stays usable after an error.  Library code runs without the caller's
-debug hook, like C code.
+In Redis these libraries are C functions, which shows in their errors: ``luaL_error`` prefixes
+the caller's position ("user_script:1: ") and ``luaL_argerror`` names the function as the
+caller spelt it ("bad argument #1 to 'encode'", or '?' under ``pcall(cjson.encode)``).  Each
+library function here is a Lua wrapper that runs the implementation under ``pcall`` *without*
+tail-calling it, so its own frame survives: it re-raises with ``error(msg, 2)`` (the caller's
+position, or none when the caller is C, exactly like ``luaL_where(L, 1)``) and takes the name
+from ``debug.getinfo``.  What plain Lua cannot reproduce: when a script *tail-calls* a library
+function (``return cjson.encode(f)``), Lua 5.1 discards the script's frame -- a C callee would
+not -- so the message then has no position prefix (Redis: "user_script:1: ...").  A
+coroutine.wrap trampoline is a real C closure and would get that case right too, but an error
+kills its coroutine for good (5.1's ``debug.setupvalue`` refuses C closures), so a function a
+script kept in a local would stop working after its first error.
+
+Other traces of being Lua rather than C: ``debug.getinfo(f).what`` is "Lua", ``string.dump``
+and ``setfenv`` accept the functions, and arguments/results beyond Lua's C-stack limits are
+handled per library (see cmsgpack and struct).
 
 No Python object is ever reachable from scripts: everything here is plain Lua.
 """
@@ -21,27 +27,65 @@ from typing import Any, Final
 
 LUA_SOURCE: Final[str] = r"""
 local H = {}
-local type, select, tostring, tonumber, error, pcall = type, select, tostring, tonumber, error, pcall
+local type, select, tostring, tonumber = type, select, tostring, tonumber
+local error, pcall = error, pcall
 local floor, frexp, ldexp, huge = math.floor, math.frexp, math.ldexp, math.huge
-local char, byte, format, find, sub = string.char, string.byte, string.format, string.find, string.sub
-local co_create, co_yield, co_wrap = coroutine.create, coroutine.yield, coroutine.wrap
-local setupvalue = debug.setupvalue
+local char, byte, format = string.char, string.byte, string.format
+local find, sub = string.find, string.sub
 
--- A C function (coroutine.wrap's closure) that calls impl(...) and returns its results.
--- impl reports errors with error(msg, 0); the wrapper adds the caller's position.
+local getinfo = debug.getinfo
+local ARGERROR = {}
+
+-- the message luaL_argerror would build, seen from the library function's frame (level 2)
+local function argmessage(err)
+  local narg, extramsg, fname = err[2], err[3], err[4]
+  local ar = getinfo(3, "n")
+  local name = ar and ar.name
+  if ar and ar.namewhat == "method" then
+    narg = narg - 1
+    if narg == 0 then return format("calling '%s' on bad self (%s)", name, extramsg) end
+  end
+  if name == nil then
+    local caller = getinfo(4, "S")
+    name = (caller and caller.what == "tail") and fname or "?"
+  end
+  return format("bad argument #%d to '%s' (%s)", narg, name, extramsg)
+end
+
+local function message(err)
+  if type(err) == "table" and err[1] == ARGERROR then return argmessage(err) end
+  return err
+end
+
+-- A library function returning one value: impl(...) runs under pcall in a frame of its own
 function H.cfunction(impl)
-  local fn, body
-  local function finish(ok, ...)
-    if ok then return ... end
-    setupvalue(fn, 1, co_create(body))
-    error((...), 0)
+  return function(...)
+    local ok, r = pcall(impl, ...)
+    if ok then return r end
+    error(message(r), 2)
   end
-  local function loop(...)
-    return loop(co_yield(finish(pcall(impl, ...))))
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+local unpack = unpack
+
+-- t[i..j] as multiple values; unpack() alone stops short of the 7999 results a C function
+-- may return (its own frame counts against the 8000-slot C stack limit)
+local function spread(t, i, j)
+  if j - i < 7900 then return unpack(t, i, j) end
+  return t[i], t[i + 1], t[i + 2], t[i + 3], t[i + 4], t[i + 5], t[i + 6], t[i + 7], t[i + 8],
+    t[i + 9], t[i + 10], t[i + 11], t[i + 12], t[i + 13], t[i + 14], t[i + 15],
+    unpack(t, i + 16, j)
+end
+H.spread = spread
+
+-- The same for a function returning any number of values
+function H.cfunction_multi(impl)
+  return function(...)
+    local r = pack(pcall(impl, ...))
+    if r[1] then return spread(r, 2, r.n) end
+    error(message(r[2]), 2)
   end
-  body = function(...) return loop(...) end
-  fn = co_wrap(body)
-  return fn
 end
 
 function H.raise(msg) error(msg, 0) end
@@ -53,7 +97,7 @@ local function typename(n, i, v)
 end
 
 local function argerror(fname, i, msg)
-  error(format("bad argument #%d to '%s' (%s)", i, fname, msg), 0)
+  error({ ARGERROR, i, msg, fname }, 0)
 end
 H.argerror = argerror
 

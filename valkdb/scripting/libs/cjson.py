@@ -7,7 +7,7 @@ handling, error positions).  Lua gives the exact primitives for free: ``string.f
 is the same ``snprintf`` cjson calls, ``tonumber`` is the same ``strtod`` (so hex, inf, nan and
 huge numbers decode bit-for-bit alike), and ``next`` walks a table in the same order as
 ``lua_next``, so objects come out with Redis's key order.  Encoding a 100-element table costs
-tens of microseconds.
+50-100 us, decoding it 60-180 us (Redis's C: 15-20 us and 6-9 us).
 
 Faithful details: defaults (sparse convert off, ratio 2, safe 10, max depths 1000, invalid
 numbers: encode off / decode on, keep buffer on, precision 14); ``/`` escaped as ``\\/``; DEL
@@ -24,10 +24,13 @@ from typing import Any, Final
 
 LUA_SOURCE: Final[str] = r"""
 local H = ...
-local cfunction, raise, argerror = H.cfunction, H.raise, H.argerror
-local checklstring, checkinteger, toint32, cstring = H.checklstring, H.checkinteger, H.toint32, H.cstring
+local cfunction, cfunction_multi, raise, argerror = H.cfunction, H.cfunction_multi, H.raise,
+  H.argerror
+local checklstring, checkinteger = H.checklstring, H.checkinteger
+local toint32, cstring = H.toint32, H.cstring
 local null = H.null
-local type, next, rawget, rawset, tonumber, select, rawequal = type, next, rawget, rawset, tonumber, select, rawequal
+local type, next, rawget, rawset = type, next, rawget, rawset
+local tonumber, select, rawequal = tonumber, select, rawequal
 local floor, huge = math.floor, math.huge
 local format, find, sub, byte, char, gsub, match, lower = string.format, string.find, string.sub,
   string.byte, string.char, string.gsub, string.match, string.lower
@@ -202,7 +205,9 @@ new_instance = function()
     if not object then
       local ratio = cfg.sparse_ratio
       if ratio > 0 and max > imul32(items, ratio) and max > cfg.sparse_safe then
-        if cfg.sparse_convert == 0 then raise("Cannot serialise table: excessively sparse array") end
+        if cfg.sparse_convert == 0 then
+          raise("Cannot serialise table: excessively sparse array")
+        end
         object = true
       end
     end
@@ -357,8 +362,10 @@ new_instance = function()
       raise("JSON parser does not support UTF-16 or UTF-32")
     end
     s = cstring(s)
-    local v, ni = parse(s, lex(s, 1))
-    local tt, val, _, idx = lex(s, ni)
+    local tt, val, ni, idx = lex(s, 1)
+    local v
+    v, ni = parse(s, tt, val, ni, idx, 0, 1)
+    tt, val, ni, idx = lex(s, ni)
     if tt ~= "T_END" then expected("the end", tt, val, idx) end
     return v
   end
@@ -431,7 +438,7 @@ new_instance = function()
   return {
     encode = cfunction(encode),
     decode = cfunction(decode),
-    encode_sparse_array = cfunction(encode_sparse_array),
+    encode_sparse_array = cfunction_multi(encode_sparse_array),
     encode_max_depth = cfunction(int_setting("encode_max_depth", "encode_depth", 1, INT_MAX)),
     decode_max_depth = cfunction(int_setting("decode_max_depth", "decode_depth", 1, INT_MAX)),
     encode_number_precision = cfunction(encode_number_precision),

@@ -22,11 +22,13 @@ from typing import Any, Final
 
 LUA_SOURCE: Final[str] = r"""
 local H = ...
-local cfunction, raise, argerror = H.cfunction, H.raise, H.argerror
+local cfunction, cfunction_multi, raise, argerror = H.cfunction, H.cfunction_multi, H.raise,
+  H.argerror
 local checklstring, checkinteger, toint32 = H.checklstring, H.checkinteger, H.toint32
 local double_bytes, float_bytes, float_exact = H.double_bytes, H.float_bytes, H.float_exact
 local bytes_double, bytes_float, be32, u32 = H.bytes_double, H.bytes_float, H.be32, H.u32
-local type, next, select, unpack = type, next, select, unpack
+local spread = H.spread
+local type, next, select = type, next, select
 local floor, huge = math.floor, math.huge
 local char, byte, sub, format = string.char, string.byte, string.sub, string.format
 local concat = table.concat
@@ -264,10 +266,10 @@ local function unpack_full(s, limit, offset)
     cnt = cnt + 1
     results[cnt + extra] = v
   end
-  if decode_all then return unpack(results, 1, cnt) end
+  if decode_all then return spread(results, 1, cnt) end
   if cnt + 2 > MAXCSTACK then raise("stack overflow (in function mp_unpack_full)") end
   results[1] = p > len and -1 or p - 1
-  return unpack(results, 1, cnt + 1)
+  return spread(results, 1, cnt + 1)
 end
 
 local function unpack_all(...)
@@ -292,9 +294,9 @@ end
 
 return {
   pack = cfunction(pack),
-  unpack = cfunction(unpack_all),
-  unpack_one = cfunction(unpack_one),
-  unpack_limit = cfunction(unpack_limit),
+  unpack = cfunction_multi(unpack_all),
+  unpack_one = cfunction_multi(unpack_one),
+  unpack_limit = cfunction_multi(unpack_limit),
   _NAME = "cmsgpack",
   _VERSION = "lua-cmsgpack 0.4.0",
   _COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo",

@@ -18,13 +18,14 @@ from typing import Any, Final
 
 LUA_SOURCE: Final[str] = r"""
 local H = ...
-local cfunction, raise, argerror = H.cfunction, H.raise, H.argerror
+local cfunction, cfunction_multi, raise, argerror = H.cfunction, H.cfunction_multi, H.raise,
+  H.argerror
 local checknumber, checkinteger, checklstring = H.checknumber, H.checkinteger, H.checklstring
 local tointeger, tosize, cstring, band = H.tointeger, H.tosize, H.cstring, H.band
 local double_bytes, float_bytes, bytes_double, bytes_float = H.double_bytes, H.float_bytes,
   H.bytes_double, H.bytes_float
-local be32 = H.be32
-local select, tonumber, unpack = select, tonumber, unpack
+local be32, spread = H.be32, H.spread
+local select, tonumber = select, tonumber
 local floor = math.floor
 local byte, sub, rep, reverse, format, match, find = string.byte, string.sub, string.rep,
   string.reverse, string.format, string.match, string.find
@@ -111,6 +112,7 @@ local function pack(...)
   local n = select("#", ...)
   local args = { ... }
   local fmt = cstring(checklstring("pack", 1, n, args[1]))
+  n = n + 1   -- b_pack pushes a nil mark here: a missing argument reads as "got nil"
   local little, align = true, 1
   local arg, total = 2, 0
   local buf, nb = {}, 0
@@ -190,7 +192,9 @@ local function unpack_(...)
     local size
     size, i = optsize(opt, fmt, i + 1)
     if pos >= 0 then pos = pos + gettoalign(pos, align, opt, size) end
-    if pos < 0 or size > ld or pos > ld - size then argerror("unpack", 2, "data string too short") end
+    if pos < 0 or size > ld or pos > ld - size then
+      argerror("unpack", 2, "data string too short")
+    end
     if n + nres + 2 > MAXCSTACK then raise("stack overflow (too many results)") end
     if INTEGER[opt] then
       nres = nres + 1
@@ -221,7 +225,7 @@ local function unpack_(...)
     pos = pos + size
   end
   res[nres + 1] = pos + 1
-  return unpack(res, 1, nres + 1)
+  return spread(res, 1, nres + 1)
 end
 
 local function size_(...)
@@ -250,7 +254,7 @@ end
 
 return {
   pack = cfunction(pack),
-  unpack = cfunction(unpack_),
+  unpack = cfunction_multi(unpack_),
   size = cfunction(size_),
 }
 """
