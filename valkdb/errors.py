@@ -129,3 +129,9 @@ def unknown_command(argv: list) -> bytes:
 
 def protocol(message: bytes) -> bytes:
     return err_bytes(b"ERR Protocol error: " + message)
+
+
+class AofError(Exception):
+    """An AOF that cannot be loaded, written or turned on; str() is Redis's log message.
+    Defined here so that commands (BGREWRITEAOF, CONFIG SET appendonly) can catch it without
+    importing persistence."""

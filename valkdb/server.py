@@ -30,7 +30,7 @@ from valkdb.core.blocking import Blocking
 from valkdb.core.propagation import Propagation
 from valkdb.core.pubsub import PubSub
 from valkdb.core.registry import Command
-from valkdb.persistence.aof import AofError
+from valkdb.errors import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
 from valkdb.persistence.loading import load_dataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from valkdb import errors
 from valkdb.core.registry import command
-from valkdb.persistence.aof import AofError
+from valkdb.errors import AofError
 from valkdb.protocol.encoder import OK, integer, simple
 
 

@@ -21,9 +21,8 @@ from valkdb import REDIS_VERSION, __version__, errors
 from valkdb.commands.keys import help_reply
 from valkdb.config import BY_NAME, ConfigError, Setting
 from valkdb.core.registry import command, container
-from valkdb.errors import CommandError
+from valkdb.errors import AofError, CommandError
 from valkdb.glob import matcher
-from valkdb.persistence.aof import AofError
 from valkdb.protocol.encoder import OK, bulk
 
 

@@ -26,6 +26,7 @@ from typing import BinaryIO, NoReturn
 
 import hiredis
 
+from valkdb.errors import AofError
 from valkdb.protocol.encoder import bulk_array
 from valkdb.protocol.reader import split_args
 
@@ -50,10 +51,6 @@ _C_SPACE = b" \t\n\v\f\r"
 _C_LONG = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
 MANIFEST_ERROR_BANNER = "\n*** FATAL AOF MANIFEST FILE ERROR ***\n"
-
-
-class AofError(Exception):
-    """Fatal at load; str() is Redis's log message."""
 
 
 class ManifestError(AofError):
