@@ -23,6 +23,7 @@ from gevent.event import Event
 from gevent.server import StreamServer
 
 import valkdb.commands  # noqa: F401  (registers every command family)
+import valkdb.scripting.eval  # noqa: F401  (EVAL, SCRIPT)
 from valkdb import errors
 from valkdb.config import Config
 from valkdb.connection import Client
@@ -62,6 +63,8 @@ class Server:
         self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
         # Set while some commands must be refused: loading, or writes after a disk error.
         self.gate: Callable[[Command], bytes | None] | None = None
+        self.scripts: Any = None  # scripting.eval.ScriptCache, made on first use
+        self.busy_script: Any = None  # the Lua engine of a script past busy-reply-threshold
         self.loading = False
         self.loading_progress: dict[str, float] = {}  # INFO persistence loading_* fields
         self.stats: dict[str, int] = dict.fromkeys((
@@ -193,12 +196,14 @@ class Server:
 
     def update_gate(self) -> None:
         failing = (self.loading or not self.rdb.last_bgsave_ok
-                   or self.aof is not None and self.aof.write_error is not None)
+                   or self.aof is not None and self.aof.write_error is not None
+                   or self.busy_script is not None)
         self.gate = self._refusal if failing else None
 
     def _refusal(self, entry: Command) -> bytes | None:
         """Redis's processCommand: -MISCONF for writes (and PING) after a disk error, -LOADING
-        for the commands not flagged `loading` while the dataset loads."""
+        for the commands not flagged `loading` while the dataset loads, -BUSY while a script
+        runs past busy-reply-threshold."""
         if entry.write or entry.name == "ping":
             if self.rdb.refuses_writes:
                 return errors.MISCONF_RDB
@@ -206,6 +211,8 @@ class Server:
                 return errors.misconf_aof(self.aof.write_error)
         if self.loading and "loading" not in entry.flags:
             return errors.LOADING
+        if self.busy_script is not None:
+            return self.busy_script.busy_refusal(entry)
         return None
 
     def _persistence_cron(self) -> None:

@@ -475,7 +475,7 @@ def _blocking_move(c, argv: list[bytes], from_left: bool, to_left: bool,  # type
     if _get_list(c.db, src) is not None:
         logged = [b"RPOPLPUSH", src, dst] if rpoplpush else [b"LMOVE", *argv[1:5]]
         return _move(c, src, dst, from_left, to_left, logged)
-    if c.in_exec:  # Redis answers a null bulk here, but the null array on a timeout
+    if c.deny_blocking:  # Redis answers a null bulk here, but the null array on a timeout
         return c.resp.null
     db = c.db
     logged = [b"RPOPLPUSH", src, dst] if rpoplpush else [

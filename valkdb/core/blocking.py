@@ -119,8 +119,9 @@ class Blocking:
         """Park the client until one of keys serves it; None when the timeout (seconds, 0 =
         forever) passes first; b"" when a push served it (the reply was sent then). The caller
         has already found every key unable to serve.
-        Inside MULTI/EXEC nothing blocks: the command times out at once, as in Redis."""
-        if client.in_exec:
+        Inside MULTI/EXEC or a script nothing blocks: the command times out at once, as in
+        Redis."""
+        if client.deny_blocking:
             return None
         db = client.db
         client.flush_batch()  # the replies of the commands before this one go out now

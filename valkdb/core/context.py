@@ -62,6 +62,11 @@ class Context:
         both are atomic)."""
         return not (self.in_exec or self.in_script)
 
+    @property
+    def deny_blocking(self) -> bool:
+        """Whether a blocking command must answer at once instead (inside EXEC or a script)."""
+        return self.in_exec or self.in_script
+
     def propagate(self, argv: list[bytes]) -> None:
         """Log an operation with the effect of the command running, in this context's
         database (Redis's alsoPropagate)."""

@@ -56,7 +56,7 @@ class Command:
     __slots__ = (
         "name", "handler", "arity", "flags", "first_key", "last_key", "step", "spec",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
-        "runs_in_multi", "propagate", "on_refused",
+        "runs_in_multi", "propagate", "on_refused", "no_script", "may_replicate", "allow_busy",
     )
 
     def __init__(
@@ -76,6 +76,9 @@ class Command:
         self.pubsub_ok = name in _SUBSCRIBED_MODE
         self.no_multi = "no_multi" in self.flags
         self.runs_in_multi = name in _NOT_QUEUED
+        self.no_script = "noscript" in self.flags
+        self.may_replicate = "may_replicate" in self.flags
+        self.allow_busy = "allow_busy" in self.flags
         self.propagate: Propagate | None = propagate_verbatim if self.write else None
         # What a refusal by the dispatcher does instead of failing a MULTI (EXEC's own).
         self.on_refused: Callable[[Any, bytes], bytes] | None = None

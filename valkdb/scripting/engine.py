@@ -1,0 +1,365 @@
+"""The Lua engine: one Lua 5.1 runtime per server (lupa), the Redis API scripts call, the run of
+a script, and the long-script rules.
+
+bootstrap.lua builds the environment inside the runtime; this module holds what must reach the
+server: redis.call / redis.pcall (Python functions, which Lua calls as C functions, as Redis's
+are), the conversion of a command's reply to Lua values (redisProtocolToLuaType), and the run
+context (Redis's scriptRunCtx): the Context the script's commands run in, whether it may write,
+whether it has written, its protocol, its start time.
+
+A script never yields to other clients, with one exception, as in Redis: once it has run for
+busy-reply-threshold ms, the timeout hook lets the event loop serve other clients every 100,000
+Lua instructions, and the server's gate answers them -BUSY (except the commands flagged
+allow_busy: SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE ...). Nothing else runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from importlib import resources
+from typing import Any
+
+import gevent
+from lupa import lua51
+
+from valkdb import REDIS_VERSION, errors
+from valkdb.core.context import Context
+from valkdb.core.dispatch import call, lookup
+from valkdb.core.registry import Command
+from valkdb.protocol.encoder import RESP2_ENCODER, RESP3_ENCODER
+from valkdb.scripting import libs
+
+_BUSY_EVAL = errors.err(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+_BUSY_FUNCTION = errors.err(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+
+# Redis's log levels (LL_DEBUG .. LL_WARNING) as Python's.
+_LOG_LEVELS = (10, 15, 20, 30)
+
+
+def _version_num(version: str) -> int:
+    major, minor, patch = (int(part) for part in version.split(".")[:3])
+    return (major << 16) | (minor << 8) | patch
+
+
+class ScriptCallError(Exception):
+    """An error redis.call raises into the script: `text` as luaPushErrorBuff takes it
+    ("-CODE msg" from a command's reply, or a bare message that gets the code ERR)."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class Run:
+    """One script's run (scriptRunCtx)."""
+
+    __slots__ = ("caller", "name", "read_only", "allow_oom", "eval_mode", "write_dirty",
+                 "killed", "started", "timed_out", "repl")
+
+    def __init__(self, caller: Context, name: bytes, read_only: bool, allow_oom: bool,
+                 eval_mode: bool) -> None:
+        self.caller = caller
+        self.name = name
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.eval_mode = eval_mode
+        self.write_dirty = False  # a write command ran: SCRIPT KILL may not stop it
+        self.killed = False
+        self.started = time.monotonic()
+        self.timed_out = False
+        self.repl = 3  # redis.set_repl: REPL_ALL
+
+
+class ScriptContext(Context):
+    """The context a script's commands run in (Redis's Lua client): no socket, nothing yields or
+    blocks, noscript commands are refused."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        self.in_script = True
+
+
+class LuaEngine:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.lua = lua51.LuaRuntime(
+            encoding=None, unpack_returned_tuples=True, register_eval=False,
+            register_builtins=False, attribute_filter=_no_attributes)
+        libs.install(self.lua)
+        source = resources.files("valkdb.scripting").joinpath("bootstrap.lua").read_bytes()
+        load = self.lua.eval("function(source) return assert(loadstring(source, '=valkdb')) end")
+        bootstrap = load(source)
+        self.api = bootstrap(
+            self._call, self._pcall, self._error_text, self._log, self._setresp,
+            self._set_repl, self._sha1hex, self._rand, self._srand, self._in_run, self._tick,
+            REDIS_VERSION.encode(), _version_num(REDIS_VERSION))
+        api = self.api
+        self._run_eval = api.run_eval
+        self._run_function = api.run_function
+        self._compile = api.compile
+        self._arm_hook = api.arm_hook
+        self._ok_table = api.ok_table
+        self._err_table = api.err_table
+        self._table_from = self.lua.table_from
+        self.ctx = ScriptContext(server)
+        self.run: Run | None = None
+        # The timeout hook stays armed: it costs nothing between its calls, every 100,000 Lua
+        # instructions, and returns at once when no run is past its threshold.
+        self._arm_hook(True)
+        self._rand48 = (0x1234ABCD << 16) | 0x330E  # rand48's initial state (X2 X1 X0)
+
+    # -- compiling and running -------------------------------------------------------------
+
+    def compile(self, body: bytes, chunkname: bytes = b"@user_script") -> tuple[Any, bytes]:
+        """(the Lua function, b"") or (None, Lua's error message)."""
+        result = self._compile(body, chunkname)
+        if type(result) is tuple:  # nil, message
+            return None, result[1]
+        return result, b""
+
+    def execute(self, caller: Context, function: Any, name: bytes, keys: list[bytes],
+                args: list[bytes], read_only: bool, allow_oom: bool = True,
+                eval_mode: bool = True) -> bytes:
+        """Run a compiled script for the caller; its reply in the caller's protocol."""
+        run = Run(caller, name, read_only, allow_oom, eval_mode)
+        ctx = self.ctx
+        ctx.db = caller.db
+        ctx.resp = RESP2_ENCODER  # scripts start in RESP2 (redis.setresp changes it)
+        ctx.multi = None
+        self.run = run
+        try:
+            runner = self._run_eval if eval_mode else self._run_function
+            reply = runner(function, name, len(keys), caller.resp.version == 3, *keys, *args)
+        finally:
+            self.run = None
+            if run.timed_out:
+                self.server.busy_script = None
+                self.server.update_gate()
+        return reply
+
+    # -- redis.call / redis.pcall ----------------------------------------------------------
+
+    def _call(self, *args: Any) -> Any:
+        reply = self._command(args)
+        if reply[:1] == b"-":
+            raise ScriptCallError(reply[:-2])
+        return self._to_lua(reply)
+
+    def _pcall(self, *args: Any) -> Any:
+        try:
+            reply = self._command(args)
+        except ScriptCallError as exc:
+            return self._err_table(exc.text)
+        if reply[:1] == b"-":
+            return self._err_table(reply[:-2])
+        return self._to_lua(reply)
+
+    def _command(self, args: tuple) -> bytes:
+        """Check and run one command from the script (scriptCall); its reply bytes."""
+        run = self.run
+        if run is None:
+            raise ScriptCallError(b"redis.call/pcall can only be called inside a script "
+                                  b"invocation")
+        if not args:
+            raise ScriptCallError(b"Please specify at least one argument for this redis lib "
+                                  b"call")
+        argv = []
+        for arg in args:
+            kind = type(arg)
+            if kind is bytes:
+                argv.append(arg)
+            elif kind is int or kind is float:
+                argv.append(b"%.17g" % arg)
+            else:
+                raise ScriptCallError(b"Lua redis lib command arguments must be strings or "
+                                      b"integers")
+        entry = _resolve(argv)
+        if entry is None:
+            raise ScriptCallError(b"Unknown Redis command called from script")
+        arity = entry.arity
+        if arity != len(argv) and (arity > 0 or len(argv) < -arity):
+            raise ScriptCallError(b"Wrong number of args calling Redis command from script")
+        if entry.no_script:
+            raise ScriptCallError(b"This Redis command is not allowed from script")
+        if run.read_only and (entry.write or entry.may_replicate):
+            raise ScriptCallError(b"Write commands are not allowed from read-only scripts.")
+        if entry.write:
+            if not run.write_dirty:
+                gate = self.server.gate
+                refusal = gate(entry) if gate is not None else None
+                if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
+                    raise ScriptCallError(refusal[:-2])
+            run.write_dirty = True
+        return call(self.ctx, entry, argv)
+
+    def _to_lua(self, reply: bytes) -> Any:
+        """A command's reply as Lua values (redisProtocolToLuaType); the common ones first."""
+        kind = reply[0]
+        if kind == 58:  # ':'
+            return int(reply[1:-2])
+        if kind == 36:  # '$'
+            if reply[1] == 45:  # $-1
+                return False
+            return reply[reply.index(b"\n") + 1 : -2]
+        if kind == 43:  # '+'
+            return self._ok_table(reply[1:-2])
+        value, _ = self._parse(reply, 0)
+        return value
+
+    def _parse(self, buf: bytes, pos: int) -> tuple[Any, int]:
+        kind = buf[pos]
+        end = buf.index(b"\r\n", pos)
+        line = buf[pos + 1 : end]
+        pos = end + 2
+        api = self.api
+        if kind == 58:  # ':'
+            return int(line), pos
+        if kind in (36, 61):  # '$' '=' (verbatim)
+            size = int(line)
+            if size < 0:
+                return False, pos
+            data = buf[pos : pos + size]
+            if kind == 61:
+                return api.verbatim_table(data[:3], data[4:]), pos + size + 2
+            return data, pos + size + 2
+        if kind == 43:  # '+'
+            return self._ok_table(line), pos
+        if kind == 45:  # '-'
+            return self._err_table(b"-" + line), pos
+        if kind in (42, 126, 37, 124):  # '*' '~' '%' '|'
+            count = int(line)
+            if count < 0:
+                return False, pos
+            if kind == 124:  # attributes are not shown to scripts: skip them
+                for _ in range(2 * count):
+                    _, pos = self._parse(buf, pos)
+                return self._parse(buf, pos)
+            if kind == 37:
+                pairs = {}
+                for _ in range(count):
+                    key, pos = self._parse(buf, pos)
+                    pairs[key], pos = self._parse(buf, pos)
+                return api.map_table(self._table_from(pairs)), pos
+            items = []
+            for _ in range(count):
+                item, pos = self._parse(buf, pos)
+                items.append(item)
+            if kind == 126:
+                return api.set_table(self._table_from(dict.fromkeys(items, True))), pos
+            return self._table_from(items), pos
+        if kind == 95:  # '_'
+            return None, pos
+        if kind == 35:  # '#'
+            return line == b"t", pos
+        if kind == 44:  # ','
+            return api.double_table(float(line)), pos
+        if kind == 40:  # '('
+            return api.big_table(line), pos
+        raise ValueError(f"unexpected reply type {chr(kind)!r}")
+
+    def _error_text(self, exc: Any) -> bytes | None:
+        """The text of an error redis.call raised (None: not one of ours)."""
+        if isinstance(exc, ScriptCallError):
+            return exc.text
+        if isinstance(exc, BaseException):  # a bug: the script sees it, it does not crash us
+            return f"-ERR internal error in script call: {type(exc).__name__}".encode()
+        return None
+
+    # -- the rest of the redis.* API -------------------------------------------------------
+
+    def _log(self, level: int, message: bytes) -> None:
+        self.server.log.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
+
+    def _setresp(self, resp: int) -> None:
+        self.ctx.resp = RESP3_ENCODER if resp == 3 else RESP2_ENCODER
+
+    def _set_repl(self, flags: int) -> None:
+        if self.run is not None:
+            self.run.repl = flags
+
+    def _sha1hex(self, data: bytes) -> bytes:
+        return hashlib.sha1(data).hexdigest().encode()
+
+    def _in_run(self) -> int | None:
+        """None outside a script's run, else the script's protocol (2 or 3)."""
+        return None if self.run is None else self.ctx.resp.version
+
+    def _rand(self) -> float:
+        """redisLrand48() % INT32_MAX / INT32_MAX: rand48 as Redis ships it."""
+        self._rand48 = (0x5DEECE66D * self._rand48 + 0xB) & ((1 << 48) - 1)
+        return ((self._rand48 >> 17) % 0x7FFFFFFF) / 0x7FFFFFFF
+
+    def _srand(self, seed: int) -> None:
+        seed &= 0xFFFFFFFF
+        self._rand48 = (seed << 16) | 0x330E
+
+    # -- long scripts ----------------------------------------------------------------------
+
+    def _tick(self) -> bytes | None:
+        """The timeout hook (scriptInterrupt): past busy-reply-threshold, serve the event loop
+        (other clients get -BUSY); a killed script gets its error."""
+        run = self.run
+        if run is None:
+            return None
+        if not run.timed_out:
+            elapsed = (time.monotonic() - run.started) * 1000
+            threshold = self.server.config.busy_reply_threshold
+            if threshold <= 0 or elapsed < threshold:
+                return None
+            run.timed_out = True
+            self.server.log.warning(
+                "Slow script detected: still in execution after %d milliseconds. You can try "
+                "killing the script using the %s command.", elapsed,
+                "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
+            self.server.busy_script = self
+            self.server.update_gate()
+        gevent.sleep(0.0001)  # a timer: other clients' I/O is polled
+        if run.killed:
+            self.server.log.warning("Lua script killed by user with SCRIPT KILL.")
+            return b"Script killed by user with SCRIPT KILL..."
+        return None
+
+    def busy_refusal(self, entry: Command) -> bytes | None:
+        """While a script is past its threshold: -BUSY for every command not allow_busy."""
+        if entry.allow_busy:
+            return None
+        run = self.run
+        return _BUSY_EVAL if run is None or run.eval_mode else _BUSY_FUNCTION
+
+    def kill(self, eval_mode: bool) -> bytes:
+        """SCRIPT KILL (eval_mode) / FUNCTION KILL (scriptKill)."""
+        run = self.run
+        if run is None or not run.timed_out:
+            return errors.err("NOTBUSY No scripts in execution right now.")
+        if run.write_dirty:
+            return errors.err(
+                "UNKILLABLE Sorry the script already executed write commands against the "
+                "dataset. You can either wait the script termination or kill the server in a "
+                "hard way using the SHUTDOWN NOSAVE command.")
+        if eval_mode and not run.eval_mode:
+            return _BUSY_FUNCTION
+        if not eval_mode and run.eval_mode:
+            return _BUSY_EVAL
+        run.killed = True
+        return b"+OK\r\n"
+
+    def memory(self) -> int:
+        """Bytes the Lua runtime uses (used_memory_lua)."""
+        return int(self.lua.eval("collectgarbage('count')") * 1024)
+
+
+def _resolve(argv: list[bytes]) -> Command | None:
+    """lookupCommand: a container with no subcommand argument is itself (and fails arity)."""
+    entry = lookup(argv[0])
+    if entry is not None and entry.subcommands is not None and len(argv) > 1:
+        return entry.subcommands.get(argv[1].lower())
+    return entry
+
+
+def _no_attributes(obj: Any, name: str, setting: bool) -> str:
+    """Scripts see the Python functions of the API as opaque: no attribute reaches Python."""
+    raise AttributeError(name)
+
