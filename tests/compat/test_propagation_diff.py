@@ -761,12 +761,41 @@ EXPIRY: dict[str, list[Spec]] = {
         "+ SET k v PX 100", "~200", ("+ MULTI", "GET k", "SET j 1", "EXEC")],
 }
 
+# A script propagates its effects, not itself: each write as it would alone, several wrapped
+# in MULTI/EXEC, in the databases it SELECTs (effects replication, Redis 7.0's only mode).
+SCRIPTS: dict[str, list[Spec]] = {
+    "a script that writes once": ["+ EVAL 'return redis.call(\"set\", KEYS[1], ARGV[1])' 1 a v"],
+    "a script that writes several times": [
+        "+ EVAL 'redis.call(\"set\", \"a\", 1) redis.call(\"incr\", \"a\") "
+        "return redis.call(\"rpush\", \"q\", \"x\")' 0"],
+    "a script that only reads": ["+ SET a 1", "- EVAL 'return redis.call(\"get\", \"a\")' 0"],
+    "a script whose writes are no-ops": [
+        "- EVAL 'redis.call(\"del\", \"missing\") return redis.call(\"srem\", \"s\", "
+        "\"x\")' 0"],
+    "a script with relative expiries": [
+        "+ EVAL 'redis.call(\"set\", \"a\", 1, \"ex\", 100) "
+        "return redis.call(\"expire\", \"a\", 50)' 0"],
+    "a script that SELECTs": [
+        "+ EVAL 'redis.call(\"set\", \"a\", 1) redis.call(\"select\", 3) "
+        "return redis.call(\"set\", \"b\", 2)' 0", "+ SET c 3"],
+    "a script that fails after a write": [
+        "+ EVAL 'redis.call(\"set\", \"a\", 1) return redis.call(\"nosuch\")' 0"],
+    "a script by SHA": [
+        "- SCRIPT LOAD 'return redis.call(\"incr\", KEYS[1])'",
+        "+ EVALSHA 024f02195a7e52e1776d26af209f8a79d0470e0f 1 n"],
+    "scripts in a transaction": [
+        "- MULTI", "- EVAL 'return redis.call(\"set\", \"a\", 1)' 0",
+        "- EVAL 'return redis.call(\"set\", \"b\", 2)' 0", "+ EXEC"],
+    "a script with set_repl none": [
+        "- EVAL 'redis.set_repl(redis.REPL_NONE) return redis.call(\"set\", \"a\", 1)' 0"],
+}
+
 CORPUS: dict[str, list[Step]] = {
     f"{family}: {name}": [parse_step(spec) for spec in specs]
     for family, cases in (("strings", STRINGS), ("keys", KEYS), ("lists", LISTS),
                           ("hashes", HASHES), ("sets", SETS), ("zsets", ZSETS),
                           ("transactions", TRANSACTIONS), ("databases", DATABASES),
-                          ("blocked", BLOCKED), ("expiry", EXPIRY))
+                          ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS))
     for name, specs in cases.items()
 }
 

@@ -431,8 +431,8 @@ end
 local function run_eval(f, funcname, nkeys, resp3, ...)
   local all = {...}
   local n = select("#", ...)
-  rawset(globals, "KEYS", args_table(all, 1, nkeys))
-  rawset(globals, "ARGV", args_table(all, nkeys + 1, n))
+  globals.KEYS = args_table(all, 1, nkeys)  -- globals has no __newindex: a plain store
+  globals.ARGV = args_table(all, nkeys + 1, n)
   local ok, result = xpcall(f, err_handler)
   if not ok then return error_reply(result, funcname) end
   if type(result) == "number" then return format(":%d\r\n", result) end

@@ -128,7 +128,6 @@ class LuaEngine:
         ctx = self.ctx
         ctx.db = caller.db
         ctx.resp = RESP2_ENCODER  # scripts start in RESP2 (redis.setresp changes it)
-        ctx.multi = None
         self.run = run
         try:
             runner = self._run_eval if eval_mode else self._run_function
@@ -166,16 +165,14 @@ class LuaEngine:
         if not args:
             raise ScriptCallError(b"Please specify at least one argument for this redis lib "
                                   b"call")
-        argv = []
-        for arg in args:
-            kind = type(arg)
-            if kind is bytes:
-                argv.append(arg)
-            elif kind is int or kind is float:
-                argv.append(b"%.17g" % arg)
-            else:
-                raise ScriptCallError(b"Lua redis lib command arguments must be strings or "
-                                      b"integers")
+        argv = list(args)
+        for i, arg in enumerate(argv):
+            if type(arg) is not bytes:
+                if type(arg) is int or type(arg) is float:
+                    argv[i] = b"%.17g" % arg  # luaArgsToRedisArgv: Lua numbers lose nothing
+                else:
+                    raise ScriptCallError(b"Lua redis lib command arguments must be strings "
+                                          b"or integers")
         entry = _resolve(argv)
         if entry is None:
             raise ScriptCallError(b"Unknown Redis command called from script")
@@ -193,7 +190,15 @@ class LuaEngine:
                 if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
                     raise ScriptCallError(refusal[:-2])
             run.write_dirty = True
-        return call(self.ctx, entry, argv)
+        if run.repl & 1:
+            return call(self.ctx, entry, argv)
+        # redis.set_repl without REPL_AOF: the command's effects are not propagated (to the
+        # AOF, the only output so far)
+        ops = self.server.propagation.ops
+        logged = len(ops)
+        reply = call(self.ctx, entry, argv)
+        del ops[logged:]
+        return reply
 
     def _to_lua(self, reply: bytes) -> Any:
         """A command's reply as Lua values (redisProtocolToLuaType); the common ones first."""

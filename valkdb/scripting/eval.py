@@ -143,7 +143,10 @@ def _evaluate(c, argv: list[bytes], by_sha: bool, read_only_command: bool) -> by
             return NOSCRIPT
     else:
         sha, script = cache.create(argv[1])
-    read_only, allow_oom = prepare(c, script.flags, read_only_command)
+    if script.flags & COMPAT_MODE and not read_only_command:  # the common case
+        read_only = allow_oom = False
+    else:
+        read_only, allow_oom = prepare(c, script.flags, read_only_command)
     keys = argv[3 : 3 + numkeys]
     args = argv[3 + numkeys :]
     return cache.engine.execute(c, script.function, sha, keys, args, read_only, allow_oom)
