@@ -4,11 +4,13 @@ from __future__ import annotations
 
 # hmac.compare_digest is this same C function; importing hmac loads OpenSSL (+4 MB RSS).
 from _operator import _compare_digest as compare_digest
+from typing import Any
 
 from valkdb import REDIS_VERSION, errors
 from valkdb.commands.args import db_index, to_int
 from valkdb.commands.keys import help_reply
 from valkdb.commands.transactions import discard_transaction
+from valkdb.core.context import Context
 from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import (
@@ -24,7 +26,7 @@ from valkdb.protocol.encoder import (
 
 
 @command("ping")
-def ping(c, argv):
+def ping(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 2:
         return errors.wrong_arity("ping")
     if c.channels or c.patterns:
@@ -36,12 +38,12 @@ def ping(c, argv):
 
 
 @command("echo")
-def echo(c, argv):
+def echo(c: Context, argv: list[bytes]) -> bytes:
     return bulk(argv[1])
 
 
 @command("quit")
-def quit_(c, argv):
+def quit_(c: Context, argv: list[bytes]) -> bytes:
     c.close_after_reply = True
     return OK
 
@@ -64,7 +66,7 @@ def _authenticate(c, username: bytes, password: bytes) -> bytes | None:  # type:
 
 
 @command("auth")
-def auth(c, argv):
+def auth(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return errors.SYNTAX
     if len(argv) == 2 and not c.server.config.requirepass:
@@ -80,7 +82,7 @@ def _validate_name(name: bytes) -> None:
 
 
 @command("hello")
-def hello(c, argv):
+def hello(c: Context, argv: list[bytes]) -> bytes:
     version = None
     if len(argv) > 1:
         version = to_int(argv[1], errors.err(
@@ -120,13 +122,13 @@ def hello(c, argv):
 
 
 @command("select")
-def select(c, argv):
+def select(c: Context, argv: list[bytes]) -> bytes:
     c.db = c.server.keyspace[db_index(c, argv[1])]
     return OK
 
 
 @command("reset")
-def reset(c, argv):
+def reset(c: Any, argv: list[bytes]) -> bytes:  # a connection.Client
     discard_transaction(c)
     c.server.pubsub.unsubscribe_all(c)
     c.db = c.server.keyspace[0]
@@ -143,24 +145,24 @@ container("client")
 
 
 @command("client|id")
-def client_id(c, argv):
+def client_id(c: Context, argv: list[bytes]) -> bytes:
     return integer(c.id)
 
 
 @command("client|setname")
-def client_setname(c, argv):
+def client_setname(c: Context, argv: list[bytes]) -> bytes:
     _validate_name(argv[2])
     c.name = argv[2]
     return OK
 
 
 @command("client|getname")
-def client_getname(c, argv):
+def client_getname(c: Context, argv: list[bytes]) -> bytes:
     return bulk(c.name) if c.name else c.resp.null
 
 
 @command("client|setinfo", 4, "noscript loading stale", 0, 0, 0)  # Redis 7.2's
-def client_setinfo(c, argv):
+def client_setinfo(c: Any, argv: list[bytes]) -> bytes:  # a connection.Client
     attr = argv[2].upper()
     if attr not in (b"LIB-NAME", b"LIB-VER"):
         return errors.err_bytes(b"ERR Unrecognized option '%s'" % argv[2])
@@ -175,7 +177,7 @@ def client_setinfo(c, argv):
 
 
 @command("client|info")
-def client_info(c, argv):
+def client_info(c: Any, argv: list[bytes]) -> bytes:  # a connection.Client
     return c.resp.verbatim(c.describe().encode() + b"\n")
 
 
@@ -184,7 +186,7 @@ def _client_type(client) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("client|list")
-def client_list(c, argv):
+def client_list(c: Context, argv: list[bytes]) -> bytes:
     clients = list(c.server.clients.values())
     if len(argv) > 2:
         opt = argv[2].upper()
@@ -202,7 +204,7 @@ def client_list(c, argv):
 
 
 @command("client|kill")
-def client_kill(c, argv):
+def client_kill(c: Context, argv: list[bytes]) -> bytes:
     clients = list(c.server.clients.values())
     if len(argv) == 3:  # old form: CLIENT KILL addr:port
         for client in clients:
@@ -250,7 +252,7 @@ def client_kill(c, argv):
 
 
 @command("client|unblock")
-def client_unblock(c, argv):
+def client_unblock(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 4:
         return errors.subcommand_syntax("unblock", "client")
     client_id = to_int(argv[2])
@@ -305,5 +307,5 @@ _CLIENT_HELP = [
 
 
 @command("client|help")
-def client_help(c, argv):
+def client_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_CLIENT_HELP)

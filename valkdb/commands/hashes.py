@@ -30,6 +30,7 @@ from valkdb.commands.keys import (
 )
 from valkdb.commands.sets import EMPTY_SCAN, random_count, random_picks
 from valkdb.commands.strings import long_double
+from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ONE, ZERO, array, bulk, bulk_array, integer
@@ -91,12 +92,12 @@ def _set_fields(c, argv: list[bytes], name: str) -> int:  # type: ignore[no-unty
 
 
 @command("hset")
-def hset(c, argv):
+def hset(c: Context, argv: list[bytes]) -> bytes:
     return integer(_set_fields(c, argv, "hset"))
 
 
 @command("hmset")
-def hmset(c, argv):
+def hmset(c: Context, argv: list[bytes]) -> bytes:
     _set_fields(c, argv, "hmset")
     return OK
 
@@ -114,7 +115,7 @@ def _set_one(c, key: bytes, value: Hash | None, field: bytes, new: bytes) -> Non
 
 
 @command("hsetnx")
-def hsetnx(c, argv):
+def hsetnx(c: Context, argv: list[bytes]) -> bytes:
     value = _get_hash(c.db, argv[1])
     if value is not None and argv[2] in value:
         return ZERO
@@ -123,7 +124,7 @@ def hsetnx(c, argv):
 
 
 @command("hget")
-def hget(c, argv):
+def hget(c: Context, argv: list[bytes]) -> bytes:
     value = c.db.lookup(argv[1])
     if value is None:
         return c.resp.null
@@ -134,30 +135,30 @@ def hget(c, argv):
 
 
 @command("hmget")
-def hmget(c, argv):
-    value = _get_hash(c.db, argv[1]) or {}
+def hmget(c: Context, argv: list[bytes]) -> bytes:
+    value: dict = _get_hash(c.db, argv[1]) or {}
     null = c.resp.null
     return array([null if (found := value.get(f)) is None else bulk(found) for f in argv[2:]])
 
 
 @command("hgetall")
-def hgetall(c, argv):
-    value = _get_hash(c.db, argv[1]) or {}
+def hgetall(c: Context, argv: list[bytes]) -> bytes:
+    value: dict = _get_hash(c.db, argv[1]) or {}
     return c.resp.map([(bulk(field), bulk(found)) for field, found in value.items()])
 
 
 @command("hkeys")
-def hkeys(c, argv):
+def hkeys(c: Context, argv: list[bytes]) -> bytes:
     return bulk_array(list(_get_hash(c.db, argv[1]) or ()))
 
 
 @command("hvals")
-def hvals(c, argv):
+def hvals(c: Context, argv: list[bytes]) -> bytes:
     return bulk_array(list((_get_hash(c.db, argv[1]) or {}).values()))
 
 
 @command("hdel")
-def hdel(c, argv):
+def hdel(c: Context, argv: list[bytes]) -> bytes:
     value = _get_hash(c.db, argv[1])
     if value is None:
         return ZERO
@@ -175,27 +176,27 @@ def hdel(c, argv):
 
 
 @command("hexists")
-def hexists(c, argv):
+def hexists(c: Context, argv: list[bytes]) -> bytes:
     value = _get_hash(c.db, argv[1])
     return ONE if value is not None and argv[2] in value else ZERO
 
 
 @command("hlen")
-def hlen(c, argv):
+def hlen(c: Context, argv: list[bytes]) -> bytes:
     value = _get_hash(c.db, argv[1])
     return integer(0 if value is None else len(value))
 
 
 @command("hstrlen")
-def hstrlen(c, argv):
-    value = _get_hash(c.db, argv[1]) or {}
+def hstrlen(c: Context, argv: list[bytes]) -> bytes:
+    value: dict = _get_hash(c.db, argv[1]) or {}
     return integer(len(value.get(argv[2], b"")))
 
 
 # -- counters -----------------------------------------------------------------------------------
 
 @command("hincrby")
-def hincrby(c, argv):
+def hincrby(c: Context, argv: list[bytes]) -> bytes:
     increment = to_int(argv[3])
     value = _get_hash(c.db, argv[1])
     old = None if value is None else value.get(argv[2])
@@ -213,7 +214,7 @@ def hincrby(c, argv):
 
 
 @command("hincrbyfloat")
-def hincrbyfloat(c, argv):
+def hincrbyfloat(c: Context, argv: list[bytes]) -> bytes:
     increment = long_double(argv[3])
     if increment is None:
         return _INCREMENT_NAN_OR_INFINITY
@@ -227,6 +228,7 @@ def hincrbyfloat(c, argv):
             return errors.NAN_OR_INFINITY
         if current is None:
             return _NOT_FLOAT
+    assert current is not None
     try:
         result = longdouble.add(current, increment)
     except longdouble.Infinite:
@@ -247,7 +249,7 @@ def _field_at(value: Hash, index: int) -> bytes:
 
 
 @command("hrandfield")
-def hrandfield(c, argv):
+def hrandfield(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
         value = _get_hash(c.db, argv[1])
         if value is None:
@@ -277,7 +279,7 @@ def hrandfield(c, argv):
 # -- HSCAN --------------------------------------------------------------------------------------
 
 @command("hscan")
-def hscan(c, argv):
+def hscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
     value = _get_hash(c.db, argv[1])
     if value is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.keys import help_reply
+from valkdb.core.context import Context
 from valkdb.core.registry import COMMANDS, Command, command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
@@ -117,7 +118,7 @@ def docs_entry(resp: Any, entry: Command) -> bytes:
     return resp.map(pairs)
 
 
-def _all_info(c, argv):
+def _all_info(c: Context, argv: list[bytes]) -> bytes:
     return array([info_entry(c.resp, entry) for entry in COMMANDS.values()])
 
 
@@ -126,12 +127,12 @@ COMMAND.handler = _all_info
 
 
 @command("command|count")
-def command_count(c, argv):
+def command_count(c: Context, argv: list[bytes]) -> bytes:
     return integer(len(COMMANDS))
 
 
 @command("command|info")
-def command_info(c, argv):
+def command_info(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
         return _all_info(c, argv)
     entries = [find(name) for name in argv[2:]]
@@ -139,7 +140,7 @@ def command_info(c, argv):
 
 
 @command("command|docs")
-def command_docs(c, argv):
+def command_docs(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
         entries = list(COMMANDS.values())
     else:
@@ -148,7 +149,7 @@ def command_docs(c, argv):
 
 
 @command("command|list")
-def command_list(c, argv):
+def command_list(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
         return bulk_array([e.name.encode() for e in _every_command()])
     if len(argv) != 5 or argv[2].lower() != b"filterby":
@@ -169,12 +170,12 @@ def command_list(c, argv):
 
 
 @command("command|getkeys")
-def command_getkeys(c, argv):
+def command_getkeys(c: Context, argv: list[bytes]) -> bytes:
     return bulk_array([argv[2:][pos] for pos, _ in _keys_of(argv[2:])])
 
 
 @command("command|getkeysandflags")
-def command_getkeysandflags(c, argv):
+def command_getkeysandflags(c: Context, argv: list[bytes]) -> bytes:
     target = argv[2:]
     return array([
         array([bulk(target[pos]), c.resp.set([simple(f.encode()) for f in flags])])
@@ -183,7 +184,7 @@ def command_getkeysandflags(c, argv):
 
 
 @command("command|help")
-def command_help(c, argv):
+def command_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_HELP)
 
 

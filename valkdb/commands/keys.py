@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
-from valkdb.core.context import Pacer
+from valkdb.core.context import Context, Pacer
 from valkdb.core.registry import command, container, propagates
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
@@ -31,40 +31,40 @@ from valkdb.store.types import encoding, string_encoding, type_name
 
 
 @command("del")
-def del_(c, argv):
+def del_(c: Context, argv: list[bytes]) -> bytes:
     delete = c.db.delete
     return integer(sum(1 for key in argv[1:] if delete(key)))
 
 
 @command("unlink")
-def unlink(c, argv):
+def unlink(c: Context, argv: list[bytes]) -> bytes:
     return del_(c, argv)
 
 
 @command("exists")
-def exists(c, argv):
+def exists(c: Context, argv: list[bytes]) -> bytes:
     lookup = c.db.lookup
     return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
 @command("touch")
-def touch(c, argv):
+def touch(c: Context, argv: list[bytes]) -> bytes:
     return exists(c, argv)
 
 
 @command("type")
-def type_(c, argv):
+def type_(c: Context, argv: list[bytes]) -> bytes:
     value = c.db.lookup(argv[1])
     return simple(b"none" if value is None else type_name(value))
 
 
 @command("dbsize")
-def dbsize(c, argv):
+def dbsize(c: Context, argv: list[bytes]) -> bytes:
     return integer(c.db.size())
 
 
 @command("randomkey")
-def randomkey(c, argv):
+def randomkey(c: Context, argv: list[bytes]) -> bytes:
     key = c.db.random_key()
     return c.resp.null if key is None else bulk(key)
 
@@ -78,7 +78,7 @@ def pattern_matcher(pattern: bytes | None):  # type: ignore[no-untyped-def]
 
 
 @command("keys")
-def keys(c, argv):
+def keys(c: Context, argv: list[bytes]) -> bytes:
     match = pattern_matcher(argv[1])
     count = 0
     encoded = []
@@ -146,7 +146,7 @@ def parse_scan_options(argv: list[bytes], start: int, with_type: bool = True,
 
 
 @command("scan")
-def scan(c, argv):
+def scan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[1])
     count, pattern, type_filter = parse_scan_options(argv, 2)
     db = c.db
@@ -202,12 +202,12 @@ def _move_value(c, src_db, key: bytes, dst_db, dst_key: bytes, value) -> None:  
 
 
 @command("rename")
-def rename(c, argv):
+def rename(c: Context, argv: list[bytes]) -> bytes:
     return _rename(c, argv, nx=False)
 
 
 @command("renamenx")
-def renamenx(c, argv):
+def renamenx(c: Context, argv: list[bytes]) -> bytes:
     return _rename(c, argv, nx=True)
 
 
@@ -231,7 +231,7 @@ def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("copy")
-def copy(c, argv):
+def copy(c: Context, argv: list[bytes]) -> bytes:
     src, dst = argv[1], argv[2]
     dst_db = c.db
     replace = False
@@ -260,7 +260,7 @@ def copy(c, argv):
 
 
 @command("move")
-def move(c, argv):
+def move(c: Context, argv: list[bytes]) -> bytes:
     key = argv[1]
     dst_db = c.server.keyspace[db_index(c, argv[2])]
     if dst_db is c.db:
@@ -281,7 +281,7 @@ def _flush_mode(argv: list[bytes]) -> None:
 
 
 @command("flushdb")
-def flushdb(c, argv):
+def flushdb(c: Context, argv: list[bytes]) -> bytes:
     _flush_mode(argv)
     pace = Pacer(c)
     for _ in c.db.clear_shards():
@@ -291,7 +291,7 @@ def flushdb(c, argv):
 
 
 @command("flushall")
-def flushall(c, argv):
+def flushall(c: Context, argv: list[bytes]) -> bytes:
     _flush_mode(argv)
     pace = Pacer(c)
     for db in c.server.keyspace.dbs:
@@ -307,7 +307,7 @@ propagates("flushdb", "flushall")(None)
 
 
 @command("swapdb")
-def swapdb(c, argv):
+def swapdb(c: Context, argv: list[bytes]) -> bytes:
     first = to_int(argv[1], errors.err("ERR invalid first DB index"))
     second = to_int(argv[2], errors.err("ERR invalid second DB index"))
     keyspace = c.server.keyspace
@@ -370,22 +370,22 @@ def _expire(c, argv, *, seconds: bool, relative: bool) -> bytes:  # type: ignore
 
 
 @command("expire")
-def expire(c, argv):
+def expire(c: Context, argv: list[bytes]) -> bytes:
     return _expire(c, argv, seconds=True, relative=True)
 
 
 @command("pexpire")
-def pexpire(c, argv):
+def pexpire(c: Context, argv: list[bytes]) -> bytes:
     return _expire(c, argv, seconds=False, relative=True)
 
 
 @command("expireat")
-def expireat(c, argv):
+def expireat(c: Context, argv: list[bytes]) -> bytes:
     return _expire(c, argv, seconds=True, relative=False)
 
 
 @command("pexpireat")
-def pexpireat(c, argv):
+def pexpireat(c: Context, argv: list[bytes]) -> bytes:
     return _expire(c, argv, seconds=False, relative=False)
 
 
@@ -421,27 +421,27 @@ def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[n
 
 
 @command("ttl")
-def ttl(c, argv):
+def ttl(c: Context, argv: list[bytes]) -> bytes:
     return _ttl(c, argv[1], ms=False, absolute=False)
 
 
 @command("pttl")
-def pttl(c, argv):
+def pttl(c: Context, argv: list[bytes]) -> bytes:
     return _ttl(c, argv[1], ms=True, absolute=False)
 
 
 @command("expiretime")
-def expiretime(c, argv):
+def expiretime(c: Context, argv: list[bytes]) -> bytes:
     return _ttl(c, argv[1], ms=False, absolute=True)
 
 
 @command("pexpiretime")
-def pexpiretime(c, argv):
+def pexpiretime(c: Context, argv: list[bytes]) -> bytes:
     return _ttl(c, argv[1], ms=True, absolute=True)
 
 
 @command("persist")
-def persist(c, argv):
+def persist(c: Context, argv: list[bytes]) -> bytes:
     if c.db.lookup(argv[1]) is None:
         return integer(0)
     return integer(1 if c.db.persist(argv[1]) else 0)
@@ -461,13 +461,13 @@ def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
 
 
 @command("object|encoding")
-def object_encoding(c, argv):
+def object_encoding(c: Context, argv: list[bytes]) -> bytes:
     value = _object_value(c, argv[2])
     return bulk(encoding(value))
 
 
 @command("object|refcount")
-def object_refcount(c, argv):
+def object_refcount(c: Context, argv: list[bytes]) -> bytes:
     value = _object_value(c, argv[2])
     shared = (type(value) is bytes and string_encoding(value) == b"int"
               and 0 <= int(value) < _SHARED_INTEGERS)
@@ -475,7 +475,7 @@ def object_refcount(c, argv):
 
 
 @command("object|idletime")
-def object_idletime(c, argv):
+def object_idletime(c: Context, argv: list[bytes]) -> bytes:
     _object_value(c, argv[2])
     if c.server.config.maxmemory_policy.endswith("lfu"):
         return errors.err(
@@ -486,7 +486,7 @@ def object_idletime(c, argv):
 
 
 @command("object|freq")
-def object_freq(c, argv):
+def object_freq(c: Context, argv: list[bytes]) -> bytes:
     _object_value(c, argv[2])
     if not c.server.config.maxmemory_policy.endswith("lfu"):
         return errors.err(
@@ -521,6 +521,6 @@ def help_reply(lines: list[bytes]) -> bytes:
 
 
 @command("object|help")
-def object_help(c, argv):
+def object_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_OBJECT_HELP)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
+from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
@@ -102,27 +103,27 @@ def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # ty
 
 
 @command("lpush")
-def lpush(c, argv):
+def lpush(c: Context, argv: list[bytes]) -> bytes:
     return _push(c, argv, True, False)
 
 
 @command("rpush")
-def rpush(c, argv):
+def rpush(c: Context, argv: list[bytes]) -> bytes:
     return _push(c, argv, False, False)
 
 
 @command("lpushx")
-def lpushx(c, argv):
+def lpushx(c: Context, argv: list[bytes]) -> bytes:
     return _push(c, argv, True, True)
 
 
 @command("rpushx")
-def rpushx(c, argv):
+def rpushx(c: Context, argv: list[bytes]) -> bytes:
     return _push(c, argv, False, True)
 
 
 @command("linsert")
-def linsert(c, argv):
+def linsert(c: Context, argv: list[bytes]) -> bytes:
     where = argv[2].upper()
     if where not in (b"BEFORE", b"AFTER"):
         return errors.SYNTAX
@@ -167,25 +168,25 @@ def _pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-
 
 
 @command("lpop")
-def lpop(c, argv):
+def lpop(c: Context, argv: list[bytes]) -> bytes:
     return _pop(c, argv, True)
 
 
 @command("rpop")
-def rpop(c, argv):
+def rpop(c: Context, argv: list[bytes]) -> bytes:
     return _pop(c, argv, False)
 
 
 # -- reads and edits by index ------------------------------------------------------------------
 
 @command("llen")
-def llen(c, argv):
+def llen(c: Context, argv: list[bytes]) -> bytes:
     value = _get_list(c.db, argv[1])
     return ZERO if value is None else integer(len(value))
 
 
 @command("lindex")
-def lindex(c, argv):
+def lindex(c: Context, argv: list[bytes]) -> bytes:
     value = _get_list(c.db, argv[1])
     if value is None:
         return c.resp.null
@@ -196,7 +197,7 @@ def lindex(c, argv):
 
 
 @command("lset")
-def lset(c, argv):
+def lset(c: Context, argv: list[bytes]) -> bytes:
     value = _get_list(c.db, argv[1])
     if value is None:
         return errors.NO_SUCH_KEY
@@ -219,7 +220,7 @@ def _slice(value: List, first: int, last: int) -> list[bytes]:
 
 
 @command("lrange")
-def lrange(c, argv):
+def lrange(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
     value = _get_list(c.db, argv[1])
     if value is None:
@@ -229,7 +230,7 @@ def lrange(c, argv):
 
 
 @command("ltrim")
-def ltrim(c, argv):
+def ltrim(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
     key = argv[1]
     value = _get_list(c.db, key)
@@ -258,7 +259,7 @@ def ltrim(c, argv):
 
 
 @command("lrem")
-def lrem(c, argv):
+def lrem(c: Context, argv: list[bytes]) -> bytes:
     count = to_int(argv[2])
     key = argv[1]
     value = _get_list(c.db, key)
@@ -289,7 +290,7 @@ def _remove(value: List, element: bytes, count: int) -> int:
 
 
 @command("lpos")
-def lpos(c, argv):
+def lpos(c: Context, argv: list[bytes]) -> bytes:
     rank, count, maxlen = 1, None, 0
     i = 3
     while i < len(argv):
@@ -367,13 +368,13 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ig
 
 
 @command("lmove")
-def lmove(c, argv):
+def lmove(c: Context, argv: list[bytes]) -> bytes:
     from_left, to_left = _where(argv[3]), _where(argv[4])
     return _move(c, argv[1], argv[2], from_left, to_left, argv)
 
 
 @command("rpoplpush")
-def rpoplpush(c, argv):
+def rpoplpush(c: Context, argv: list[bytes]) -> bytes:
     return _move(c, argv[1], argv[2], False, True, argv)
 
 
@@ -400,7 +401,7 @@ def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # 
 
 
 @command("lmpop")
-def lmpop(c, argv):
+def lmpop(c: Context, argv: list[bytes]) -> bytes:
     keys, left, count = parse_mpop(argv, 1, b"LEFT", b"RIGHT")
     found = _first_list(c.db, keys)
     if found is None:
@@ -447,17 +448,17 @@ def _blocking_pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no
 
 
 @command("blpop")
-def blpop(c, argv):
+def blpop(c: Context, argv: list[bytes]) -> bytes:
     return _blocking_pop(c, argv, True)
 
 
 @command("brpop")
-def brpop(c, argv):
+def brpop(c: Context, argv: list[bytes]) -> bytes:
     return _blocking_pop(c, argv, False)
 
 
 @command("blmpop")
-def blmpop(c, argv):
+def blmpop(c: Context, argv: list[bytes]) -> bytes:
     keys, left, count = parse_mpop(argv, 2, b"LEFT", b"RIGHT")
     timeout = to_timeout(argv[1])
     found = _first_list(c.db, keys)
@@ -493,13 +494,13 @@ def _blocking_move(c, argv: list[bytes], from_left: bool, to_left: bool,  # type
 
 
 @command("blmove")
-def blmove(c, argv):
+def blmove(c: Context, argv: list[bytes]) -> bytes:
     from_left, to_left = _where(argv[3]), _where(argv[4])
     return _blocking_move(c, argv, from_left, to_left, to_timeout(argv[5]))
 
 
 @command("brpoplpush")
-def brpoplpush(c, argv):
+def brpoplpush(c: Context, argv: list[bytes]) -> bytes:
     return _blocking_move(c, argv, False, True, to_timeout(argv[3]))
 
 

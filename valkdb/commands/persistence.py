@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from valkdb import errors
+from valkdb.core.context import Context
 from valkdb.core.registry import command
 from valkdb.errors import AofError
 from valkdb.protocol.encoder import OK, integer, simple
 
 
 @command("save")
-def save(c, argv):
+def save(c: Context, argv: list[bytes]) -> bytes:
     server = c.server
     if server.children.running("rdb"):
         return errors.BGSAVE_IN_PROGRESS
@@ -17,7 +18,7 @@ def save(c, argv):
 
 
 @command("bgsave")
-def bgsave(c, argv):
+def bgsave(c: Context, argv: list[bytes]) -> bytes:
     schedule = False
     if len(argv) > 1:
         if len(argv) != 2 or argv[1].lower() != b"schedule":
@@ -39,7 +40,7 @@ def bgsave(c, argv):
 
 
 @command("bgrewriteaof")
-def bgrewriteaof(c, argv):
+def bgrewriteaof(c: Context, argv: list[bytes]) -> bytes:
     server = c.server
     if server.children.running("aof"):
         return errors.BGREWRITEAOF_IN_PROGRESS
@@ -57,5 +58,5 @@ def bgrewriteaof(c, argv):
 
 
 @command("lastsave")
-def lastsave(c, argv):
+def lastsave(c: Context, argv: list[bytes]) -> bytes:
     return integer(c.server.rdb.last_save)

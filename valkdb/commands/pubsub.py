@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from valkdb.commands.keys import help_reply
+from valkdb.core.context import Context
 from valkdb.core.registry import command, container
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import array, bulk, bulk_array, integer
@@ -18,7 +19,7 @@ def _confirm(c, kind: bytes, name: bytes | None) -> bytes:  # type: ignore[no-un
 
 
 @command("subscribe")
-def subscribe(c, argv):
+def subscribe(c: Context, argv: list[bytes]) -> bytes:
     replies = []
     for channel in argv[1:]:
         c.server.pubsub.subscribe(c, channel)
@@ -27,7 +28,7 @@ def subscribe(c, argv):
 
 
 @command("psubscribe")
-def psubscribe(c, argv):
+def psubscribe(c: Context, argv: list[bytes]) -> bytes:
     replies = []
     for pattern in argv[1:]:
         c.server.pubsub.psubscribe(c, pattern)
@@ -36,7 +37,7 @@ def psubscribe(c, argv):
 
 
 @command("unsubscribe")
-def unsubscribe(c, argv):
+def unsubscribe(c: Context, argv: list[bytes]) -> bytes:
     channels = argv[1:] or list(c.channels)
     if not channels:
         return _confirm(c, b"unsubscribe", None)
@@ -48,7 +49,7 @@ def unsubscribe(c, argv):
 
 
 @command("punsubscribe")
-def punsubscribe(c, argv):
+def punsubscribe(c: Context, argv: list[bytes]) -> bytes:
     patterns = argv[1:] or list(c.patterns)
     if not patterns:
         return _confirm(c, b"punsubscribe", None)
@@ -60,7 +61,7 @@ def punsubscribe(c, argv):
 
 
 @command("publish")
-def publish(c, argv):
+def publish(c: Context, argv: list[bytes]) -> bytes:
     return integer(c.server.pubsub.publish(argv[1], argv[2]))
 
 
@@ -68,7 +69,7 @@ container("pubsub")
 
 
 @command("pubsub|channels")
-def pubsub_channels(c, argv):
+def pubsub_channels(c: Context, argv: list[bytes]) -> bytes:
     channels = list(c.server.pubsub.channels)
     if len(argv) == 3:
         channels = list(filter(matcher(argv[2]), channels))
@@ -76,7 +77,7 @@ def pubsub_channels(c, argv):
 
 
 @command("pubsub|numsub")
-def pubsub_numsub(c, argv):
+def pubsub_numsub(c: Context, argv: list[bytes]) -> bytes:
     registry = c.server.pubsub.channels
     # A flat array in RESP3 too: Redis 7.0 does not reply a map here.
     return array([
@@ -98,10 +99,10 @@ _PUBSUB_HELP = [
 
 
 @command("pubsub|help")
-def pubsub_help(c, argv):
+def pubsub_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_PUBSUB_HELP)
 
 
 @command("pubsub|numpat")
-def pubsub_numpat(c, argv):
+def pubsub_numpat(c: Context, argv: list[bytes]) -> bytes:
     return integer(c.server.pubsub.numpat())

@@ -20,6 +20,7 @@ import gevent
 from valkdb import REDIS_VERSION, __version__, errors
 from valkdb.commands.keys import help_reply
 from valkdb.config import BY_NAME, ConfigError, Setting
+from valkdb.core.context import Context
 from valkdb.core.registry import command, container
 from valkdb.errors import AofError, CommandError
 from valkdb.glob import matcher
@@ -27,7 +28,7 @@ from valkdb.protocol.encoder import OK, bulk
 
 
 @command("shutdown")
-def shutdown(c, argv):
+def shutdown(c: Context, argv: list[bytes]) -> bytes:
     flags = {arg.upper() for arg in argv[1:]}
     if not flags <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"}:
         return errors.SYNTAX
@@ -47,7 +48,7 @@ def shutdown(c, argv):
 
 
 @command("time")
-def time_(c, argv):
+def time_(c: Context, argv: list[bytes]) -> bytes:
     now = time.time_ns() // 1000
     return b"*2\r\n" + bulk(b"%d" % (now // 1_000_000)) + bulk(b"%d" % (now % 1_000_000))
 
@@ -348,7 +349,7 @@ def info_sections(names: list[bytes]) -> list[bytes]:
 
 
 @command("info")
-def info(c, argv):
+def info(c: Context, argv: list[bytes]) -> bytes:
     parts = []
     for name in info_sections(argv[1:]):
         title, fields = _SECTIONS[name]
@@ -381,7 +382,7 @@ _LISTED = [(name, setting) for name, setting in BY_NAME.items() if not setting.h
 
 
 @command("config|get")
-def config_get(c, argv):
+def config_get(c: Context, argv: list[bytes]) -> bytes:
     config = c.server.config
     found: dict[str, tuple[bytes, Setting]] = {}  # name or alias -> (name to answer, setting)
     for pattern in argv[2:]:
@@ -518,7 +519,7 @@ _APPLY = {
 
 
 @command("config|set")
-def config_set(c, argv):
+def config_set(c: Context, argv: list[bytes]) -> bytes:
     """As Redis 7.0: check every name, set every value (undoing them all at the first refusal),
     then run each changed setting's apply step once (undoing everything if one fails)."""
     if len(argv) % 2:
@@ -552,7 +553,7 @@ def config_set(c, argv):
 
 
 @command("config|resetstat")
-def config_resetstat(c, argv):
+def config_resetstat(c: Context, argv: list[bytes]) -> bytes:
     server = c.server
     for name in server.stats:
         server.stats[name] = 0
@@ -562,7 +563,7 @@ def config_resetstat(c, argv):
 
 
 @command("config|rewrite")
-def config_rewrite(c, argv):
+def config_rewrite(c: Context, argv: list[bytes]) -> bytes:
     try:
         c.server.config.rewrite()
     except ConfigError as exc:
@@ -575,5 +576,5 @@ def config_rewrite(c, argv):
 
 
 @command("config|help")
-def config_help(c, argv):
+def config_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_CONFIG_HELP)

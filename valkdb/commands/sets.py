@@ -32,6 +32,7 @@ from valkdb.commands.keys import (
     scan_cursor,
     scan_reply,
 )
+from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ONE, ZERO, bulk, bulk_array, integer
@@ -105,7 +106,7 @@ def random_picks(members: Sequence[T], count: int) -> list[T]:
 # -- single sets --------------------------------------------------------------------------------
 
 @command("sadd")
-def sadd(c, argv):
+def sadd(c: Context, argv: list[bytes]) -> bytes:
     db = c.db
     key = argv[1]
     value = db.lookup(key)
@@ -126,7 +127,7 @@ def sadd(c, argv):
 
 
 @command("srem")
-def srem(c, argv):
+def srem(c: Context, argv: list[bytes]) -> bytes:
     value = _get_set(c.db, argv[1])
     if value is None:
         return ZERO
@@ -137,32 +138,32 @@ def srem(c, argv):
 
 
 @command("smembers")
-def smembers(c, argv):
+def smembers(c: Context, argv: list[bytes]) -> bytes:
     value = _get_set(c.db, argv[1])
     return c.resp.bulk_set([] if value is None else value.ordered())
 
 
 @command("sismember")
-def sismember(c, argv):
+def sismember(c: Context, argv: list[bytes]) -> bytes:
     value = _get_set(c.db, argv[1])
     return ONE if value is not None and argv[2] in value else ZERO
 
 
 @command("smismember")
-def smismember(c, argv):
-    value = _get_set(c.db, argv[1]) or {}
+def smismember(c: Context, argv: list[bytes]) -> bytes:
+    value: dict = _get_set(c.db, argv[1]) or {}
     return b"*%d\r\n%s" % (len(argv) - 2, b"".join(
         [ONE if member in value else ZERO for member in argv[2:]]))
 
 
 @command("scard")
-def scard(c, argv):
+def scard(c: Context, argv: list[bytes]) -> bytes:
     value = _get_set(c.db, argv[1])
     return integer(0 if value is None else len(value))
 
 
 @command("smove")
-def smove(c, argv):
+def smove(c: Context, argv: list[bytes]) -> bytes:
     src_key, dst_key, member = argv[1], argv[2], argv[3]
     db = c.db
     src = db.lookup(src_key)
@@ -187,7 +188,7 @@ def smove(c, argv):
 # -- random members -----------------------------------------------------------------------------
 
 @command("spop")
-def spop(c, argv):
+def spop(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 3:
         return _spop_count(c, argv)
     if len(argv) > 3:
@@ -241,7 +242,7 @@ propagates("spop")(None)  # logged as what was popped: SREM (or DEL), never at r
 
 
 @command("srandmember")
-def srandmember(c, argv):
+def srandmember(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return errors.SYNTAX
     if len(argv) == 3:
@@ -324,18 +325,18 @@ def _store(c, key: bytes, result: Set) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("sinter")
-def sinter(c, argv):
+def sinter(c: Context, argv: list[bytes]) -> bytes:
     return c.resp.bulk_set(_intersection(_get_sets(c.db, argv[1:])))
 
 
 @command("sinterstore")
-def sinterstore(c, argv):
+def sinterstore(c: Context, argv: list[bytes]) -> bytes:
     members = _intersection(_get_sets(c.db, argv[2:]))
     return _store(c, argv[1], new_set(members, intset_limit(c)))
 
 
 @command("sintercard")
-def sintercard(c, argv):
+def sintercard(c: Context, argv: list[bytes]) -> bytes:
     numkeys = to_int(argv[1], errors.NUMKEYS)
     if numkeys < 1:
         return errors.NUMKEYS
@@ -355,29 +356,29 @@ def sintercard(c, argv):
 
 
 @command("sunion")
-def sunion(c, argv):
+def sunion(c: Context, argv: list[bytes]) -> bytes:
     return c.resp.bulk_set(_union(_get_sets(c.db, argv[1:]), intset_limit(c)).ordered())
 
 
 @command("sunionstore")
-def sunionstore(c, argv):
+def sunionstore(c: Context, argv: list[bytes]) -> bytes:
     return _store(c, argv[1], _union(_get_sets(c.db, argv[2:]), intset_limit(c)))
 
 
 @command("sdiff")
-def sdiff(c, argv):
+def sdiff(c: Context, argv: list[bytes]) -> bytes:
     return c.resp.bulk_set(_difference(_get_sets(c.db, argv[1:]), intset_limit(c)).ordered())
 
 
 @command("sdiffstore")
-def sdiffstore(c, argv):
+def sdiffstore(c: Context, argv: list[bytes]) -> bytes:
     return _store(c, argv[1], _difference(_get_sets(c.db, argv[2:]), intset_limit(c)))
 
 
 # -- SSCAN --------------------------------------------------------------------------------------
 
 @command("sscan")
-def sscan(c, argv):
+def sscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
     value = _get_set(c.db, argv[1])
     if value is None:

@@ -7,6 +7,7 @@ from fractions import Fraction
 from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.keys import propagate_expiry
+from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_BULK, OK, bulk, integer
@@ -25,7 +26,7 @@ def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
 
 
 @command("get")
-def get(c, argv):
+def get(c: Context, argv: list[bytes]) -> bytes:
     value = c.db.lookup(argv[1])
     if value is None:
         return c.resp.null
@@ -97,7 +98,7 @@ def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> Non
 
 
 @command("set")
-def set_(c, argv):
+def set_(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 3:
         c.db.store(argv[1], argv[2])
         return OK
@@ -120,7 +121,7 @@ def set_(c, argv):
 
 
 @command("setnx")
-def setnx(c, argv):
+def setnx(c: Context, argv: list[bytes]) -> bytes:
     if c.db.lookup(argv[1]) is not None:
         return integer(0)
     c.db.store(argv[1], argv[2])
@@ -128,13 +129,13 @@ def setnx(c, argv):
 
 
 @command("setex")
-def setex(c, argv):
+def setex(c: Context, argv: list[bytes]) -> bytes:
     _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"EX", argv[2]))
     return OK
 
 
 @command("psetex")
-def psetex(c, argv):
+def psetex(c: Context, argv: list[bytes]) -> bytes:
     _set_with_deadline(c, argv[1], argv[3], expiry_deadline(c, b"PX", argv[2]))
     return OK
 
@@ -160,7 +161,7 @@ def _propagate_set(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[
 
 
 @command("getset")
-def getset(c, argv):
+def getset(c: Context, argv: list[bytes]) -> bytes:
     old = get_string(c.db, argv[1])
     c.db.store(argv[1], argv[2])
     c.propagate([b"SET", argv[1], argv[2]])
@@ -168,7 +169,7 @@ def getset(c, argv):
 
 
 @command("getdel")
-def getdel(c, argv):
+def getdel(c: Context, argv: list[bytes]) -> bytes:
     old = get_string(c.db, argv[1])
     if old is None:
         return c.resp.null
@@ -181,7 +182,7 @@ propagates("getset", "getdel")(None)  # logged as SET / DEL (or UNLINK), as Redi
 
 
 @command("getex")
-def getex(c, argv):
+def getex(c: Context, argv: list[bytes]) -> bytes:
     flags, unit_arg = parse_expiry_options(argv, 2, False)
     value = get_string(c.db, argv[1])
     if value is None:
@@ -205,7 +206,7 @@ def _propagate_getex(c, argv: list[bytes], reply: bytes) -> None:  # type: ignor
 
 
 @command("mget")
-def mget(c, argv):
+def mget(c: Context, argv: list[bytes]) -> bytes:
     lookup = c.db.lookup
     null = c.resp.null
     parts = [b"*%d\r\n" % (len(argv) - 1)]
@@ -216,7 +217,7 @@ def mget(c, argv):
 
 
 @command("mset")
-def mset(c, argv):
+def mset(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) % 2 == 0:
         return errors.wrong_arity("mset")
     store = c.db.store
@@ -226,7 +227,7 @@ def mset(c, argv):
 
 
 @command("msetnx")
-def msetnx(c, argv):
+def msetnx(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) % 2 == 0:
         return errors.wrong_arity("msetnx")
     db = c.db
@@ -243,7 +244,7 @@ def _check_length(c, length: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @command("append")
-def append(c, argv):
+def append(c: Context, argv: list[bytes]) -> bytes:
     old = get_string(c.db, argv[1])
     if old is None:
         c.db.store(argv[1], argv[2])
@@ -255,7 +256,7 @@ def append(c, argv):
 
 
 @command("strlen")
-def strlen(c, argv):
+def strlen(c: Context, argv: list[bytes]) -> bytes:
     value = get_string(c.db, argv[1])
     return integer(0 if value is None else len(value))
 
@@ -276,22 +277,22 @@ def _incr(c, key: bytes, delta: int) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("incr")
-def incr(c, argv):
+def incr(c: Context, argv: list[bytes]) -> bytes:
     return _incr(c, argv[1], 1)
 
 
 @command("decr")
-def decr(c, argv):
+def decr(c: Context, argv: list[bytes]) -> bytes:
     return _incr(c, argv[1], -1)
 
 
 @command("incrby")
-def incrby(c, argv):
+def incrby(c: Context, argv: list[bytes]) -> bytes:
     return _incr(c, argv[1], to_int(argv[2]))
 
 
 @command("decrby")
-def decrby(c, argv):
+def decrby(c: Context, argv: list[bytes]) -> bytes:
     delta = to_int(argv[2])
     if delta == LLONG_MIN:
         return errors.err("ERR decrement would overflow")
@@ -311,7 +312,7 @@ def long_double(arg: bytes) -> Fraction | None:
 
 
 @command("incrbyfloat")
-def incrbyfloat(c, argv):
+def incrbyfloat(c: Context, argv: list[bytes]) -> bytes:
     old = get_string(c.db, argv[1])
     current = Fraction(0) if old is None else long_double(old)
     increment = long_double(argv[2])  # parsed before the infinity check, as Redis does
@@ -336,7 +337,7 @@ propagates("incrbyfloat")(None)
 # -- ranges -------------------------------------------------------------------------------------
 
 @command("getrange")
-def getrange(c, argv):
+def getrange(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
     value = get_string(c.db, argv[1])
     if value is None:
@@ -355,12 +356,12 @@ def getrange(c, argv):
 
 
 @command("substr")
-def substr(c, argv):
+def substr(c: Context, argv: list[bytes]) -> bytes:
     return getrange(c, argv)
 
 
 @command("setrange")
-def setrange(c, argv):
+def setrange(c: Context, argv: list[bytes]) -> bytes:
     offset = to_int(argv[2])
     if offset < 0:
         return errors.err("ERR offset is out of range")

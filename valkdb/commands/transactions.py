@@ -11,6 +11,7 @@ Database.signal, from any client's writes, expiry, FLUSHDB/FLUSHALL and SWAPDB.
 from __future__ import annotations
 
 from valkdb import errors
+from valkdb.core.context import Context
 from valkdb.core.dispatch import call
 from valkdb.core.registry import COMMANDS, command
 from valkdb.protocol.encoder import OK
@@ -18,7 +19,7 @@ from valkdb.store.keyspace import now_ms
 
 
 @command("multi")
-def multi(c, argv):
+def multi(c: Context, argv: list[bytes]) -> bytes:
     if c.multi is not None:
         return errors.err("ERR MULTI calls can not be nested")
     c.multi = []
@@ -44,7 +45,7 @@ def exec_refused(c, reply: bytes) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("discard")
-def discard(c, argv):
+def discard(c: Context, argv: list[bytes]) -> bytes:
     if c.multi is None:
         return errors.err("ERR DISCARD without MULTI")
     discard_transaction(c)
@@ -63,7 +64,7 @@ def _watched_key_expired(c) -> bool:  # type: ignore[no-untyped-def]
 
 
 @command("exec")
-def exec_(c, argv):
+def exec_(c: Context, argv: list[bytes]) -> bytes:
     if c.multi is None:
         return errors.err("ERR EXEC without MULTI")
     queued, failed = c.multi, c.multi_failed
@@ -87,7 +88,7 @@ COMMANDS["exec"].on_refused = exec_refused
 
 
 @command("watch")
-def watch(c, argv):
+def watch(c: Context, argv: list[bytes]) -> bytes:
     if c.multi is not None:
         return errors.err("ERR WATCH inside MULTI is not allowed")
     db = c.db
@@ -101,6 +102,6 @@ def watch(c, argv):
 
 
 @command("unwatch")
-def unwatch(c, argv):
+def unwatch(c: Context, argv: list[bytes]) -> bytes:
     c.unwatch()
     return OK

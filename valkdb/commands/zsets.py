@@ -32,6 +32,7 @@ from valkdb.commands.keys import (
     scan_reply,
 )
 from valkdb.commands.sets import random_picks
+from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ZERO, bulk, bulk_array, format_double, integer
@@ -362,7 +363,7 @@ def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped
 
 
 @command("zadd")
-def zadd(c, argv):
+def zadd(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 4 and not argv[2][:1].isalpha():  # ZADD key score member: no options
         score = to_double(argv[2])
         zs = get_zset(c, argv[1])
@@ -377,12 +378,12 @@ def zadd(c, argv):
 
 
 @command("zincrby")
-def zincrby(c, argv):
+def zincrby(c: Context, argv: list[bytes]) -> bytes:
     return _zadd(c, argv, incr=True)
 
 
 @command("zrem")
-def zrem(c, argv):
+def zrem(c: Context, argv: list[bytes]) -> bytes:
     key = argv[1]
     zs = get_zset(c, key)
     if zs is None:
@@ -398,21 +399,21 @@ def zrem(c, argv):
 
 
 @command("zcard")
-def zcard(c, argv):
+def zcard(c: Context, argv: list[bytes]) -> bytes:
     zs = get_zset(c, argv[1])
     return integer(len(zs)) if zs is not None else ZERO
 
 
 @command("zscore")
-def zscore(c, argv):
+def zscore(c: Context, argv: list[bytes]) -> bytes:
     zs = get_zset(c, argv[1])
     score = None if zs is None else zs.get(argv[2])
     return c.resp.null if score is None else c.resp.double(score)
 
 
 @command("zmscore")
-def zmscore(c, argv):
-    zs = get_zset(c, argv[1]) or {}
+def zmscore(c: Context, argv: list[bytes]) -> bytes:
+    zs: dict = get_zset(c, argv[1]) or {}
     null, double = c.resp.null, c.resp.double
     parts = [null if (score := zs.get(m)) is None else double(score) for m in argv[2:]]
     return b"*%d\r\n%s" % (len(parts), b"".join(parts))
@@ -427,12 +428,12 @@ def _zrank(c, argv, reverse: bool) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("zrank")
-def zrank(c, argv):
+def zrank(c: Context, argv: list[bytes]) -> bytes:
     return _zrank(c, argv, reverse=False)
 
 
 @command("zrevrank")
-def zrevrank(c, argv):
+def zrevrank(c: Context, argv: list[bytes]) -> bytes:
     return _zrank(c, argv, reverse=True)
 
 
@@ -452,12 +453,12 @@ def _count(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("zcount")
-def zcount(c, argv):
+def zcount(c: Context, argv: list[bytes]) -> bytes:
     return _count(c, argv, ScoreRange(argv[2], argv[3]))
 
 
 @command("zlexcount")
-def zlexcount(c, argv):
+def zlexcount(c: Context, argv: list[bytes]) -> bytes:
     return _count(c, argv, LexRange(argv[2], argv[3]))
 
 
@@ -536,37 +537,37 @@ def _store_range(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # t
 
 
 @command("zrange")
-def zrange(c, argv):
+def zrange(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False)
 
 
 @command("zrangestore")
-def zrangestore(c, argv):
+def zrangestore(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 2, store=True)
 
 
 @command("zrevrange")
-def zrevrange(c, argv):
+def zrevrange(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False, by=RANK, reverse=True)
 
 
 @command("zrangebyscore")
-def zrangebyscore(c, argv):
+def zrangebyscore(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False, by=SCORE, reverse=False)
 
 
 @command("zrevrangebyscore")
-def zrevrangebyscore(c, argv):
+def zrevrangebyscore(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False, by=SCORE, reverse=True)
 
 
 @command("zrangebylex")
-def zrangebylex(c, argv):
+def zrangebylex(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False, by=LEX, reverse=False)
 
 
 @command("zrevrangebylex")
-def zrevrangebylex(c, argv):
+def zrevrangebylex(c: Context, argv: list[bytes]) -> bytes:
     return _zrange(c, argv, 1, store=False, by=LEX, reverse=True)
 
 
@@ -580,7 +581,7 @@ def _remove_span(c, key: bytes, zs: ZSet, start: int, stop: int) -> bytes:  # ty
 
 
 @command("zremrangebyrank")
-def zremrangebyrank(c, argv):
+def zremrangebyrank(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
     zs = get_zset(c, argv[1])
     if zs is None:
@@ -600,12 +601,12 @@ def _remove_range(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("zremrangebyscore")
-def zremrangebyscore(c, argv):
+def zremrangebyscore(c: Context, argv: list[bytes]) -> bytes:
     return _remove_range(c, argv, ScoreRange(argv[2], argv[3]))
 
 
 @command("zremrangebylex")
-def zremrangebylex(c, argv):
+def zremrangebylex(c: Context, argv: list[bytes]) -> bytes:
     return _remove_range(c, argv, LexRange(argv[2], argv[3]))
 
 
@@ -641,12 +642,12 @@ def _zpop(c, argv, highest: bool) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @command("zpopmin")
-def zpopmin(c, argv):
+def zpopmin(c: Context, argv: list[bytes]) -> bytes:
     return _zpop(c, argv, highest=False)
 
 
 @command("zpopmax")
-def zpopmax(c, argv):
+def zpopmax(c: Context, argv: list[bytes]) -> bytes:
     return _zpop(c, argv, highest=True)
 
 
@@ -689,24 +690,24 @@ def _blocking_pop(c, keys: list[bytes], timeout: float, highest: bool,  # type: 
 
 
 @command("bzpopmin")
-def bzpopmin(c, argv):
+def bzpopmin(c: Context, argv: list[bytes]) -> bytes:
     return _blocking_pop(c, argv[1:-1], to_timeout(argv[-1]), False, 1, multi=False)
 
 
 @command("bzpopmax")
-def bzpopmax(c, argv):
+def bzpopmax(c: Context, argv: list[bytes]) -> bytes:
     return _blocking_pop(c, argv[1:-1], to_timeout(argv[-1]), True, 1, multi=False)
 
 
 @command("zmpop")
-def zmpop(c, argv):
+def zmpop(c: Context, argv: list[bytes]) -> bytes:
     keys, highest, count = parse_mpop(argv, 1, b"MAX", b"MIN")
     reply = _pop_first(c, keys, highest, count, multi=True)
     return c.resp.null_array if reply is None else reply
 
 
 @command("bzmpop")
-def bzmpop(c, argv):
+def bzmpop(c: Context, argv: list[bytes]) -> bytes:
     keys, highest, count = parse_mpop(argv, 2, b"MAX", b"MIN")
     return _blocking_pop(c, keys, to_timeout(argv[1]), highest, count, multi=True)
 
@@ -714,7 +715,7 @@ def bzmpop(c, argv):
 # -- ZRANDMEMBER --------------------------------------------------------------------------------
 
 @command("zrandmember")
-def zrandmember(c, argv):
+def zrandmember(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
         zs = get_zset(c, argv[1])
         if zs is None:
@@ -895,37 +896,37 @@ def _store_result(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # 
 
 
 @command("zunion")
-def zunion(c, argv):
+def zunion(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 1, UNION)
 
 
 @command("zinter")
-def zinter(c, argv):
+def zinter(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 1, INTER)
 
 
 @command("zdiff")
-def zdiff(c, argv):
+def zdiff(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 1, DIFF)
 
 
 @command("zunionstore")
-def zunionstore(c, argv):
+def zunionstore(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 2, UNION, store=True)
 
 
 @command("zinterstore")
-def zinterstore(c, argv):
+def zinterstore(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 2, INTER, store=True)
 
 
 @command("zdiffstore")
-def zdiffstore(c, argv):
+def zdiffstore(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 2, DIFF, store=True)
 
 
 @command("zintercard")
-def zintercard(c, argv):
+def zintercard(c: Context, argv: list[bytes]) -> bytes:
     return _set_operation(c, argv, 1, INTER, card=True)
 
 
@@ -941,7 +942,7 @@ _DELETION_BITS = 24
 
 
 @command("zscan")
-def zscan(c, argv):
+def zscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
     zs = get_zset(c, argv[1])
     if zs is None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-Handler = Callable[[Any, list], bytes]
+Handler = Callable[..., bytes]  # (ctx: core.context.Context, argv: list[bytes]) -> bytes
 Propagate = Callable[[Any, list, bytes], None]
 
 

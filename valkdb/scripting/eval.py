@@ -15,6 +15,7 @@ from typing import Any
 from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.commands.keys import help_reply
+from valkdb.core.context import Context
 from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import OK, bulk, integer
@@ -153,22 +154,22 @@ def _evaluate(c, argv: list[bytes], by_sha: bool, read_only_command: bool) -> by
 
 
 @command("eval")
-def eval_(c, argv):
+def eval_(c: Context, argv: list[bytes]) -> bytes:
     return _evaluate(c, argv, by_sha=False, read_only_command=False)
 
 
 @command("evalsha")
-def evalsha(c, argv):
+def evalsha(c: Context, argv: list[bytes]) -> bytes:
     return _evaluate(c, argv, by_sha=True, read_only_command=False)
 
 
 @command("eval_ro")
-def eval_ro(c, argv):
+def eval_ro(c: Context, argv: list[bytes]) -> bytes:
     return _evaluate(c, argv, by_sha=False, read_only_command=True)
 
 
 @command("evalsha_ro")
-def evalsha_ro(c, argv):
+def evalsha_ro(c: Context, argv: list[bytes]) -> bytes:
     return _evaluate(c, argv, by_sha=True, read_only_command=True)
 
 
@@ -199,12 +200,12 @@ container("script")
 
 
 @command("script|help")
-def script_help(c, argv):
+def script_help(c: Context, argv: list[bytes]) -> bytes:
     return help_reply(_SCRIPT_HELP)
 
 
 @command("script|flush")
-def script_flush(c, argv):
+def script_flush(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 3 or len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         return errors.err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
     scripts(c).flush()
@@ -212,20 +213,20 @@ def script_flush(c, argv):
 
 
 @command("script|exists")
-def script_exists(c, argv):
+def script_exists(c: Context, argv: list[bytes]) -> bytes:
     known = scripts(c).scripts
     return b"*%d\r\n%s" % (len(argv) - 2,
                            b"".join(integer(int(sha.lower() in known)) for sha in argv[2:]))
 
 
 @command("script|load")
-def script_load(c, argv):
+def script_load(c: Context, argv: list[bytes]) -> bytes:
     sha, _ = scripts(c).create(argv[2])
     return bulk(sha)
 
 
 @command("script|kill")
-def script_kill(c, argv):
+def script_kill(c: Context, argv: list[bytes]) -> bytes:
     engine = c.server.busy_script
     if engine is None:
         return errors.err("NOTBUSY No scripts in execution right now.")
@@ -233,7 +234,7 @@ def script_kill(c, argv):
 
 
 @command("script|debug")
-def script_debug(c, argv):
+def script_debug(c: Context, argv: list[bytes]) -> bytes:
     mode = argv[2].lower()
     if mode == b"no":
         return OK
