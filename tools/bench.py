@@ -4,6 +4,7 @@
     python tools/bench.py --tests lpush,rpop --rounds 5 --requests 200000
 
     python tools/bench.py --baseline a73ca45    # also valkdb as of that revision, same run
+    python tools/bench.py --tests evalsha       # EVALSHA of `return redis.call('INCR', KEYS[1])`
 
 Each round runs every (pipeline, test) case against every server, rotating which goes first, so
 that drift on the machine hits all alike. Prints every figure, then the median per case and the
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -24,17 +27,32 @@ import time
 
 from common import pair, start_valkdb
 
+# Tests that are a command line of their own rather than a redis-benchmark -t test.
+SCRIPT = "return redis.call('INCR', KEYS[1])"
+SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
+COMMANDS = {"evalsha": ["EVALSHA", SCRIPT_SHA, "1", "counter"]}
+
+
+def prepare(port: int) -> None:
+    """What the command tests need on a server: the script loaded."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        body = SCRIPT.encode()
+        sock.sendall(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n" % (len(body), body))
+        if not sock.recv(100).startswith(b"$40"):
+            raise RuntimeError("SCRIPT LOAD failed")
+
 
 def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
+    what = COMMANDS[test] if test in COMMANDS else ["-t", test]
     done = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", str(clients),
-         "-P", str(pipeline), "--csv"],
+        ["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "--csv", *what],
         capture_output=True, text=True, timeout=600, check=True)
     if "rror" in done.stderr:  # "Error from server: ..." for any error reply
         raise RuntimeError(f"redis-benchmark -t {test} got errors: {done.stderr[:500]!r}")
     # Some tests first fill a key ("LPUSH (needed to benchmark LRANGE)"): take the test's row.
     rows = [row for row in csv.reader(io.StringIO(done.stdout))
-            if row and row[0].split()[0] == test.upper()]
+            if row and row[0].split()[0] == (what[0] if test in COMMANDS else test.upper())]
     if not rows:
         raise RuntimeError(f"redis-benchmark printed nothing usable: {done.stdout!r}")
     return float(rows[0][1])
@@ -63,6 +81,9 @@ def main() -> None:
     servers = {"valkdb": valkdb, "redis": redis}
     if args.baseline:
         servers["baseline"] = start_valkdb(source=export_revision(args.baseline))
+    if any(test in COMMANDS for test in args.tests.split(",")):
+        for server in servers.values():
+            prepare(server.port)
     results: dict[tuple[int, str, str], list[float]] = {}
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
           f"{args.clients} clients, {args.requests} requests per run"
