@@ -61,6 +61,7 @@ class Server:
         self.blocking = Blocking(self.propagation)
         self.keyspace.set_on_expired(self._propagate_expired)
         self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
+        self.expiry.paused = lambda: self.busy_script is not None  # nothing runs in a script
         # Set while some commands must be refused: loading, or writes after a disk error.
         self.gate: Callable[[Command], bytes | None] | None = None
         self.scripts: Any = None  # scripting.eval.ScriptCache, made on first use
@@ -218,7 +219,8 @@ class Server:
     def _persistence_cron(self) -> None:
         while True:
             gevent.sleep(1 / max(self.config.hz, 1))
-            self.persistence_cron()
+            if self.busy_script is None:  # a snapshot never sees half a script
+                self.persistence_cron()
 
     def persistence_cron(self) -> None:
         """Reap a finished child, then start what is due: a BGSAVE, an AOF rewrite, fsync."""
@@ -333,8 +335,10 @@ class Server:
         loaded = not self.loading  # a dataset half loaded is never saved
         self.stop_listening()
         busy = []
+        # A script past busy-reply-threshold never finishes its batch: its client is closed.
+        script_caller = None if self.busy_script is None else self.busy_script.caller()
         for client in list(self.clients.values()):
-            if client.idle or client.greenlet is gevent.getcurrent():
+            if client.idle or client.greenlet is gevent.getcurrent() or client is script_caller:
                 client.kill()
             elif client.greenlet is not None:
                 busy.append(client.greenlet)

@@ -37,6 +37,9 @@ def shutdown(c: Context, argv: list[bytes]) -> bytes:
     if b"ABORT" in flags:
         return errors.NO_SHUTDOWN  # valkdb shuts down at once: nothing is ever pending
     server = c.server
+    if server.busy_script is not None and b"NOSAVE" not in flags:
+        # a script past its threshold: only SHUTDOWN NOSAVE ends the server (shutdownCommand)
+        return server.busy_script.busy_reply()
     server.log.warning("User requested shutdown...")
     save = True if b"SAVE" in flags else False if b"NOSAVE" in flags else None
     if not server.prepare_shutdown(save, force=b"FORCE" in flags):

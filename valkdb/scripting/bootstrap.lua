@@ -464,6 +464,8 @@ end
 -- The timeout hook: every 100,000 instructions, as Redis's luaMaskCountHook.
 local KILLED = "Script killed by user with SCRIPT KILL..."
 local function hook()
+  local where = dbg.getinfo(2, "S")
+  if where and where.source == INTERNAL then return end  -- not in the script: let it end
   local verdict = py_tick()
   if verdict then
     dbg.sethook(hook, "l")  -- keeps firing, so that a pcall cannot swallow it for good

@@ -134,6 +134,8 @@ class LuaEngine:
             reply = runner(function, name, len(keys), caller.resp.version == 3, *keys, *args)
         finally:
             self.run = None
+            if run.killed:
+                self._arm_hook(True)  # the count hook again, in place of the kill's line hook
             if run.timed_out:
                 self.server.busy_script = None
                 self.server.update_gate()
@@ -327,10 +329,15 @@ class LuaEngine:
             return b"Script killed by user with SCRIPT KILL..."
         return None
 
+    def caller(self) -> Context | None:
+        """The context whose script is running (None between scripts)."""
+        return None if self.run is None else self.run.caller
+
     def busy_refusal(self, entry: Command) -> bytes | None:
         """While a script is past its threshold: -BUSY for every command not allow_busy."""
-        if entry.allow_busy:
-            return None
+        return None if entry.allow_busy else self.busy_reply()
+
+    def busy_reply(self) -> bytes:
         run = self.run
         return _BUSY_EVAL if run is None or run.eval_mode else _BUSY_FUNCTION
 

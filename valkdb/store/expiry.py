@@ -30,6 +30,8 @@ class ActiveExpiry:
         self.enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         # Called after each round of deletions: the server sends their DELs down its bus.
         self.after_round: Callable[[], None] = lambda: None
+        # True while the keyspace must not change behind a running command (a long script).
+        self.paused: Callable[[], bool] = lambda: False
         self._wake = Event()
         self._wake_at = 0.0  # ms since epoch when the greenlet will next run
 
@@ -49,7 +51,7 @@ class ActiveExpiry:
                 if delay <= 0:
                     break
                 self._wake.wait(delay)
-            if self.enabled and self.keyspace is not None:
+            if self.enabled and self.keyspace is not None and not self.paused():
                 self.cycle(tick)
 
     def cycle(self, tick: float) -> None:
