@@ -57,7 +57,7 @@ class Run:
     """One script's run (scriptRunCtx)."""
 
     __slots__ = ("caller", "name", "read_only", "allow_oom", "eval_mode", "write_dirty",
-                 "killed", "started", "timed_out", "repl")
+                 "killed", "closed", "started", "timed_out", "repl")
 
     def __init__(self, caller: Context, name: bytes, read_only: bool, allow_oom: bool,
                  eval_mode: bool) -> None:
@@ -68,6 +68,7 @@ class Run:
         self.eval_mode = eval_mode
         self.write_dirty = False  # a write command ran: SCRIPT KILL may not stop it
         self.killed = False
+        self.closed = False  # the caller's greenlet was killed while the script yielded
         self.started = time.monotonic()
         self.timed_out = False
         self.repl = 3  # redis.set_repl: REPL_ALL
@@ -134,11 +135,13 @@ class LuaEngine:
             reply = runner(function, name, len(keys), caller.resp.version == 3, *keys, *args)
         finally:
             self.run = None
-            if run.killed:
+            if run.killed or run.closed:
                 self._arm_hook(True)  # the count hook again, in place of the kill's line hook
             if run.timed_out:
                 self.server.busy_script = None
                 self.server.update_gate()
+        if run.closed:
+            raise gevent.GreenletExit  # the connection goes without the script's reply
         return reply
 
     # -- redis.call / redis.pcall ----------------------------------------------------------
@@ -323,7 +326,11 @@ class LuaEngine:
                 "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
             self.server.busy_script = self
             self.server.update_gate()
-        gevent.sleep(0.0001)  # a timer: other clients' I/O is polled
+        try:
+            gevent.sleep(0.0001)  # a timer: other clients' I/O is polled
+        except gevent.GreenletExit:  # the caller is being closed (SHUTDOWN NOSAVE): no reply
+            run.closed = True
+            return b"Script killed by user with SCRIPT KILL..."
         if run.killed:
             self.server.log.warning("Lua script killed by user with SCRIPT KILL.")
             return b"Script killed by user with SCRIPT KILL..."
