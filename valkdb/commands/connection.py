@@ -302,7 +302,7 @@ _CLIENT_HELP = [
     b"SETINFO <LIB-NAME|LIB-VER> <value>",
     b"    Set client library name or version.",
     b"HELP",
-    b"    Print this help.",
+    b"    Prints this help.",
 ]
 
 

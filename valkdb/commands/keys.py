@@ -511,7 +511,7 @@ _OBJECT_HELP = [
     b"    Return the number of references of the value associated with the specified",
     b"    <key>.",
     b"HELP",
-    b"    Print this help.",
+    b"    Prints this help.",
 ]
 
 

@@ -10,14 +10,15 @@
 --
 -- Returns the internal functions Python drives (run, compile, ...).
 
-local py_call, py_pcall, py_error_text, py_log, py_setresp, py_set_repl, py_sha1hex,
-      py_rand, py_srand, py_in_run, py_tick, version, version_num = ...
+local py_call, py_pcall, py_error_info, py_log, py_setresp, py_set_repl, py_sha1hex,
+      py_acl_check_cmd, py_random, py_randomseed, py_in_run, py_tick, version, version_num = ...
 
 local G = _G
 local type, tostring, tonumber, select, error, next = type, tostring, tonumber, select, error, next
 local rawget, rawset, rawequal, setmetatable, getmetatable = rawget, rawset, rawequal,
   setmetatable, getmetatable
-local setfenv, loadstring, xpcall, unpack = setfenv, loadstring, xpcall, unpack
+local setfenv, loadstring, load, xpcall, unpack = setfenv, loadstring, load, xpcall, unpack
+local lua_next, lua_rawset, lua_setmetatable, lua_ipairs = next, rawset, setmetatable, ipairs
 local lua_pcall = pcall
 local format, sub, byte, gsub, find, rep = string.format, string.sub, string.byte, string.gsub,
   string.find, string.rep
@@ -51,11 +52,19 @@ local function error_table(text)
   return {err = code .. " " .. msg}
 end
 
--- A raised error as Redis's handlers see it: a Python error from redis.call becomes its table.
-local function as_redis_error(err)
+-- A raised error as Redis's handlers see it. The Python functions of the API raise errors of two
+-- kinds: "table", as luaPushError + lua_error (an error table), and "string", as luaL_error (a
+-- message that gets the caller's position, `where`, when there is one).
+local function as_redis_error(err, where)
   if type(err) == "userdata" then
-    local text = py_error_text(err)
-    if text then return error_table(text) end
+    local kind, text, counted = py_error_info(err)
+    if kind == "table" then
+      local t = error_table(text)
+      if counted then t.ignore_error_stats_update = true end
+      return t
+    elseif kind == "string" then
+      return (where or "") .. text
+    end
   end
   return err
 end
@@ -67,7 +76,6 @@ end
 -- __redis__err__handler: the error as a table, with the script's position (the caller of a C
 -- function, and never one of this file's frames).
 local function err_handler(err)
-  err = as_redis_error(err)
   local level = 2
   local info = dbg.getinfo(level, "nSl")
   if info and info.what == "C" then  -- error() itself, or redis.call
@@ -78,6 +86,8 @@ local function err_handler(err)
     level = level + 1
     info = dbg.getinfo(level, "nSl")
   end
+  err = as_redis_error(err, info and info.currentline > 0
+                            and info.short_src .. ":" .. info.currentline .. ": " or "")
   if type(err) ~= "table" then
     err = {err = "ERR " .. tostring(err)}
   end
@@ -114,45 +124,12 @@ local redis = {}
 redis.call = py_call
 redis.pcall = py_pcall
 
-function redis.log(...)
-  local argc = select("#", ...)
-  if argc < 2 then raise("redis.log() requires two arguments or more.") end
-  local level = ...
-  if type(level) ~= "number" and tonumber(level) == nil then
-    raise("First argument must be a number (log level).")
-  end
-  level = tonumber(level)
-  if level < 0 or level > 3 then raise("Invalid debug level.") end
-  local parts = {}
-  for j = 2, argc do
-    local value = select(j, ...)
-    local kind = type(value)
-    if kind == "string" or kind == "number" then
-      parts[#parts + 1] = (j ~= 2 and " " or "") .. tostring(value)
-    elseif j ~= 2 then
-      parts[#parts + 1] = " "
-    end
-  end
-  py_log(floor(level), concat(parts))
-end
+redis.log = py_log
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REDIS_VERSION_NUM = version_num
 redis.REDIS_VERSION = version
-
-function redis.setresp(...)
-  if not py_in_run() then raise("redis.setresp can only be called inside a script invocation") end
-  if select("#", ...) ~= 1 then raise("redis.setresp() requires one argument.") end
-  local resp = tonumber((...)) or 0
-  if resp ~= 2 and resp ~= 3 then raise("RESP version must be 2 or 3.") end
-  py_setresp(resp)
-end
-
-function redis.sha1hex(...)
-  if select("#", ...) ~= 1 then raise("wrong number of arguments") end
-  local s = ...
-  local kind = type(s)
-  return py_sha1hex((kind == "string" or kind == "number") and tostring(s) or "")
-end
+redis.setresp = py_setresp
+redis.sha1hex = py_sha1hex
 
 function redis.error_reply(...)
   local s = ...
@@ -170,27 +147,10 @@ function redis.status_reply(...)
   return {ok = s}
 end
 
-function redis.set_repl(...)
-  if not py_in_run() then raise("redis.set_repl can only be called inside a script invocation") end
-  if select("#", ...) ~= 1 then raise("redis.set_repl() requires two arguments.") end
-  local flags = floor(tonumber((...)) or 0)
-  if flags < 0 or flags > 3 then
-    raise("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
-  end
-  py_set_repl(flags)
-end
+redis.set_repl = py_set_repl
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL =
   0, 1, 2, 2, 3
-
-function redis.acl_check_cmd(...)
-  if not py_in_run() then
-    raise("redis.acl_check_cmd can only be called inside a script invocation")
-  end
-  if select("#", ...) == 0 then
-    raise("Please specify at least one argument for this redis lib call")
-  end
-  return true  -- every client is the default user, which may run everything
-end
+redis.acl_check_cmd = py_acl_check_cmd
 
 function redis.breakpoint() return false end   -- the debugger is not available
 function redis.debug() end
@@ -202,39 +162,8 @@ G.xpcall = redis_xpcall
 G.__redis__err__handler = err_handler
 
 -- math.random / randomseed on Redis's rand48, the same sequence on every machine
-local function checkint(value, n, fname)
-  local number = tonumber(value)
-  if number == nil then
-    local got = value == nil and "no value" or type(value)
-    error(format("bad argument #%d to '%s' (number expected, got %s)", n, fname, got), 3)
-  end
-  return number >= 0 and floor(number) or -floor(-number)
-end
-
-G.math.random = function(...)
-  if not py_in_run() then error("math.random can only be called inside a script invocation", 2) end
-  local r = py_rand()
-  local argc = select("#", ...)
-  if argc == 0 then return r end
-  if argc == 1 then
-    local u = checkint((...), 1, "random")
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  end
-  if argc == 2 then
-    local l, u = ...
-    l, u = checkint(l, 1, "random"), checkint(u, 2, "random")
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (u - l + 1)) + l
-  end
-  error("wrong number of arguments", 2)
-end
-G.math.randomseed = function(seed)
-  if not py_in_run() then
-    error("math.randomseed can only be called inside a script invocation", 2)
-  end
-  py_srand(checkint(seed, 1, "randomseed"))
-end
+G.math.random = py_random
+G.math.randomseed = py_randomseed
 
 -- The sandbox ------------------------------------------------------------------------------------
 --
@@ -258,8 +187,17 @@ local function readonly(real)
   return proxy
 end
 
+-- Redis 7.0.15's globals, nothing more (KEYS and ARGV join them at each EVAL)
+local ALLOWED = {
+  "_G", "_VERSION", "__redis__err__handler", "assert", "bit", "cjson", "cmsgpack",
+  "collectgarbage", "coroutine", "error", "gcinfo", "getmetatable", "ipairs", "load",
+  "loadstring", "math", "next", "pairs", "pcall", "rawequal", "rawget", "rawset", "redis",
+  "select", "setmetatable", "string", "struct", "table", "tonumber", "tostring", "type",
+  "unpack", "xpcall",
+}
 local globals = {}  -- what scripts read through the global proxy
-for name, value in next, G do
+for _, name in lua_ipairs(ALLOWED) do
+  local value = rawget(G, name)
   if type(value) == "table" and name ~= "_G" then
     globals[name] = readonly(value)
   else
@@ -279,10 +217,68 @@ local env = setmetatable({}, {
 })
 globals._G = env
 
--- redis.call and redis.pcall are Python functions (userdata to Lua): type() calls them
--- functions, as Redis's C functions are.
+-- The real table behind each proxy (a script's view of a read-only table).
+local real_of = {[env] = globals}
+for real, proxy in lua_next, proxies do real_of[proxy] = real end
+
+-- Strings' metatable is read-only too; its __index is the string library as scripts see it.
+local string_mt = getmetatable("")
+string_mt.__index = globals.string
+string_mt.__metatable = readonly({__index = globals.string})
+real_of[string_mt.__metatable] = {__index = globals.string}
+
 local lua_type = type
-local callables = {[py_call] = true, [py_pcall] = true}
+
+-- The built-ins that would see through a proxy, or write behind it, see the real table.
+local function sandbox_next(t, k)
+  return lua_next(real_of[t] or t, k)
+end
+globals.next = sandbox_next
+globals.pairs = function(t)
+  if real_of[t] then return sandbox_next, t, nil end
+  return pairs(t)
+end
+globals.ipairs = function(t)
+  return lua_ipairs(real_of[t] or t)
+end
+globals.rawget = function(t, k)
+  return rawget(real_of[t] or t, k)
+end
+globals.rawset = function(t, k, v)
+  if real_of[t] or t == string_mt then error(READONLY, 0) end
+  return lua_rawset(t, k, v)
+end
+globals.setmetatable = function(t, mt)
+  if real_of[t] then error(READONLY, 0) end
+  if lua_type(t) ~= "table" then
+    error("bad argument #1 to 'setmetatable' (table expected, got " ..
+          (t == nil and "no value" or lua_type(t)) .. ")", 2)
+  end
+  if mt ~= nil and lua_type(mt) ~= "table" then
+    error("bad argument #2 to 'setmetatable' (nil or table expected)", 2)
+  end
+  lua_setmetatable(t, mt)
+  return t
+end
+-- Code a script loads runs in the sandbox too.
+globals.loadstring = function(source, name)
+  local f, err = loadstring(source, name)
+  if f then setfenv(f, env) end
+  return f, err
+end
+globals.load = function(source, name)
+  local f, err = load(source, name)
+  if f then setfenv(f, env) end
+  return f, err
+end
+
+-- redis.call and the API's other Python functions are userdata to Lua: type() calls them
+-- functions, as Redis's C functions are.
+local callables = {}
+for _, f in lua_ipairs({py_call, py_pcall, py_log, py_setresp, py_set_repl, py_sha1hex,
+                        py_acl_check_cmd, py_random, py_randomseed}) do
+  callables[f] = true
+end
 globals.type = function(value)
   local kind = lua_type(value)
   if kind == "userdata" and callables[value] then return "function" end
@@ -307,6 +303,10 @@ local function oneline(s)
 end
 
 local encode
+-- luaReplyToRedisReply checks for room on the Lua stack at each level: past it, an error
+-- replaces the value (7,995 nested arrays on Redis 7.0.15).
+local MAX_DEPTH = 7995
+local depth = 0
 
 -- out: the parts so far; script3: the script's protocol is RESP3 (booleans); resp3: the caller's
 local function encode_table(t, out, script3, resp3)
@@ -395,7 +395,13 @@ encode = function(value, out, script3, resp3)
       out[#out + 1] = value and ":1\r\n" or (resp3 and "_\r\n" or "$-1\r\n")
     end
   elseif kind == "table" then
+    if depth >= MAX_DEPTH then
+      out[#out + 1] = "-ERR reached lua stack limit\r\n"
+      return
+    end
+    depth = depth + 1
     encode_table(value, out, script3, resp3)
+    depth = depth - 1
   else
     out[#out + 1] = resp3 and "_\r\n" or "$-1\r\n"
   end
@@ -478,7 +484,11 @@ local function arm_hook(on)
 end
 
 local function ok_table(s) return {ok = s} end
-local function err_table_of(text) return error_table(text) end
+local function err_table_of(text, counted)
+  local t = error_table(text)
+  if counted then t.ignore_error_stats_update = true end
+  return t
+end
 local function map_table(t) return {map = t} end
 local function set_table(t) return {set = t} end
 local function double_table(d) return {double = d} end

@@ -16,6 +16,7 @@ allow_busy: SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE ...). Nothing else runs 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from importlib import resources
 from typing import Any
@@ -26,7 +27,7 @@ from lupa import lua51
 from valkdb import REDIS_VERSION, errors
 from valkdb.core.context import Context
 from valkdb.core.dispatch import call, lookup
-from valkdb.core.registry import Command
+from valkdb.core.registry import TABLE, Command
 from valkdb.protocol.encoder import RESP2_ENCODER, RESP3_ENCODER
 from valkdb.scripting import libs
 
@@ -45,12 +46,71 @@ def _version_num(version: str) -> int:
 
 
 class ScriptCallError(Exception):
-    """An error redis.call raises into the script: `text` as luaPushErrorBuff takes it
-    ("-CODE msg" from a command's reply, or a bare message that gets the code ERR)."""
+    """An error a function of the API raises into the script, as Redis raises it: `kind`
+    "table" (luaPushError + lua_error: {err = text}, `text` as luaPushErrorBuff takes it,
+    "-CODE msg" or a bare message that gets the code ERR; `counted`: the error was already
+    counted, ignore_error_stats_update) or "string" (luaL_error: the message, which gets the
+    caller's position). Kinds are bytes: Lua sees them as strings."""
 
-    def __init__(self, text: bytes) -> None:
+    def __init__(self, text: bytes, kind: bytes = b"table", counted: bool = False) -> None:
         super().__init__(text)
         self.text = text
+        self.kind = kind
+        self.counted = counted
+
+
+def _lua_tostring(value: Any) -> bytes | None:
+    """lua_tolstring: strings as they are, numbers as Lua prints them (%.14g), else None."""
+    if type(value) is bytes:
+        return value
+    if type(value) is int or type(value) is float:
+        number = float(value)
+        if number.is_integer() and abs(number) < 1e15:
+            return b"%d" % number
+        return (b"%.14g" % number).replace(b"inf", b"inf")
+    return None
+
+
+def _lua_tonumber(value: Any) -> float | None:
+    """lua_tonumber's numbers: numbers, and strings that read as one."""
+    if type(value) is int or type(value) is float:
+        return float(value)
+    if type(value) is bytes:
+        try:
+            return float(value.strip())
+        except ValueError:
+            try:
+                return float(int(value.strip(), 16))
+            except ValueError:
+                return None
+    return None
+
+
+def _checkint(args: tuple, n: int, fname: str) -> int:
+    """luaL_checkint for argument n (1-based)."""
+    value = args[n - 1] if len(args) >= n else None
+    number = _lua_tonumber(value)
+    if number is None:
+        got = "no value" if len(args) < n else _lua_type(value)
+        raise ScriptCallError(f"bad argument #{n} to '{fname}' (number expected, got {got})"
+                              .encode(), b"string")
+    return int(number)
+
+
+def _lua_type(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if type(value) is bool:
+        return "boolean"
+    if type(value) is bytes:
+        return "string"
+    if type(value) is int or type(value) is float:
+        return "number"
+    return "table" if hasattr(value, "keys") else "userdata"
+
+
+# Redis's rand48 state (rand.c): one per process, shared by every Lua runtime and never reset.
+_RAND48 = [(0x1234ABCD << 16) | 0x330E]
 
 
 class Run:
@@ -94,9 +154,9 @@ class LuaEngine:
         load = self.lua.eval("function(source) return assert(loadstring(source, '=valkdb')) end")
         bootstrap = load(source)
         self.api = bootstrap(
-            self._call, self._pcall, self._error_text, self._log, self._setresp,
-            self._set_repl, self._sha1hex, self._rand, self._srand, self._in_run, self._tick,
-            REDIS_VERSION.encode(), _version_num(REDIS_VERSION))
+            self._call, self._pcall, self._error_info, self._log, self._setresp,
+            self._set_repl, self._sha1hex, self._acl_check_cmd, self._random, self._randomseed,
+            self._in_run, self._tick, REDIS_VERSION.encode(), _version_num(REDIS_VERSION))
         api = self.api
         self._run_eval = api.run_eval
         self._run_function = api.run_function
@@ -110,7 +170,6 @@ class LuaEngine:
         # The timeout hook stays armed: it costs nothing between its calls, every 100,000 Lua
         # instructions, and returns at once when no run is past its threshold.
         self._arm_hook(True)
-        self._rand48 = (0x1234ABCD << 16) | 0x330E  # rand48's initial state (X2 X1 X0)
 
     # -- compiling and running -------------------------------------------------------------
 
@@ -149,16 +208,16 @@ class LuaEngine:
     def _call(self, *args: Any) -> Any:
         reply = self._command(args)
         if reply[:1] == b"-":
-            raise ScriptCallError(reply[:-2])
+            raise ScriptCallError(reply[:-2], counted=True)
         return self._to_lua(reply)
 
     def _pcall(self, *args: Any) -> Any:
         try:
             reply = self._command(args)
         except ScriptCallError as exc:
-            return self._err_table(exc.text)
+            return self._err_table(exc.text, exc.counted)
         if reply[:1] == b"-":
-            return self._err_table(reply[:-2])
+            return self._err_table(reply[:-2], True)
         return self._to_lua(reply)
 
     def _command(self, args: tuple) -> bytes:
@@ -167,33 +226,29 @@ class LuaEngine:
         if run is None:
             raise ScriptCallError(b"redis.call/pcall can only be called inside a script "
                                   b"invocation")
-        if not args:
-            raise ScriptCallError(b"Please specify at least one argument for this redis lib "
-                                  b"call")
-        argv = list(args)
-        for i, arg in enumerate(argv):
-            if type(arg) is not bytes:
-                if type(arg) is int or type(arg) is float:
-                    argv[i] = b"%.17g" % arg  # luaArgsToRedisArgv: Lua numbers lose nothing
-                else:
-                    raise ScriptCallError(b"Lua redis lib command arguments must be strings "
-                                          b"or integers")
+        argv = _argv(args)
         entry = _resolve(argv)
         if entry is None:
-            raise ScriptCallError(b"Unknown Redis command called from script")
+            spec = TABLE.get(argv[0].lower().decode("latin-1"))
+            if spec is not None and "noscript" in spec["flags"]:  # known to Redis, not here
+                raise ScriptCallError(b"This Redis command is not allowed from script",
+                                      counted=True)
+            raise ScriptCallError(b"Unknown Redis command called from script", counted=True)
         arity = entry.arity
         if arity != len(argv) and (arity > 0 or len(argv) < -arity):
-            raise ScriptCallError(b"Wrong number of args calling Redis command from script")
+            raise ScriptCallError(b"Wrong number of args calling Redis command from script",
+                                  counted=True)
         if entry.no_script:
-            raise ScriptCallError(b"This Redis command is not allowed from script")
+            raise ScriptCallError(b"This Redis command is not allowed from script", counted=True)
         if run.read_only and (entry.write or entry.may_replicate):
-            raise ScriptCallError(b"Write commands are not allowed from read-only scripts.")
+            raise ScriptCallError(b"Write commands are not allowed from read-only scripts.",
+                                  counted=True)
         if entry.write:
             if not run.write_dirty:
                 gate = self.server.gate
                 refusal = gate(entry) if gate is not None else None
                 if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
-                    raise ScriptCallError(refusal[:-2])
+                    raise ScriptCallError(refusal[:-2], counted=True)
             run.write_dirty = True
         if run.repl & 1:
             return call(self.ctx, entry, argv)
@@ -270,41 +325,102 @@ class LuaEngine:
             return api.big_table(line), pos
         raise ValueError(f"unexpected reply type {chr(kind)!r}")
 
-    def _error_text(self, exc: Any) -> bytes | None:
-        """The text of an error redis.call raised (None: not one of ours)."""
+    def _error_info(self, exc: Any) -> tuple[bytes, bytes, bool] | None:
+        """(kind, text, counted) of an error an API function raised (None: not one of ours)."""
         if isinstance(exc, ScriptCallError):
-            return exc.text
-        if isinstance(exc, BaseException):  # a bug: the script sees it, it does not crash us
-            return f"-ERR internal error in script call: {type(exc).__name__}".encode()
+            return exc.kind, exc.text, exc.counted
+        if isinstance(exc, Exception):  # a bug: the script sees it, it does not crash us
+            return (b"table", f"internal error in a script call: {type(exc).__name__}".encode(),
+                    False)
         return None
 
     # -- the rest of the redis.* API -------------------------------------------------------
 
-    def _log(self, level: int, message: bytes) -> None:
-        self.server.log.log(_LOG_LEVELS[level], "%s", message.decode("utf-8", "replace"))
+    def _log(self, *args: Any) -> None:
+        """redis.log(level, message ...) as luaLogCommand."""
+        if len(args) < 2:
+            raise ScriptCallError(b"redis.log() requires two arguments or more.")
+        level = _lua_tonumber(args[0])
+        if level is None:
+            raise ScriptCallError(b"First argument must be a number (log level).")
+        if not 0 <= int(level) <= 3:
+            raise ScriptCallError(b"Invalid debug level.")
+        parts = []
+        for j, arg in enumerate(args[1:]):
+            text = _lua_tostring(arg)
+            if text is not None:
+                parts.append(text if j == 0 else b" " + text)
+        self.server.log.log(_LOG_LEVELS[int(level)], "%s",
+                            b"".join(parts).decode("utf-8", "replace"))
 
-    def _setresp(self, resp: int) -> None:
+    def _setresp(self, *args: Any) -> None:
+        if self.run is None:
+            raise ScriptCallError(b"redis.setresp can only be called inside a script invocation")
+        if len(args) != 1:
+            raise ScriptCallError(b"redis.setresp() requires one argument.")
+        resp = int(_lua_tonumber(args[0]) or 0)
+        if resp not in (2, 3):
+            raise ScriptCallError(b"RESP version must be 2 or 3.")
         self.ctx.resp = RESP3_ENCODER if resp == 3 else RESP2_ENCODER
 
-    def _set_repl(self, flags: int) -> None:
-        if self.run is not None:
-            self.run.repl = flags
+    def _set_repl(self, *args: Any) -> None:
+        run = self.run
+        if run is None:
+            raise ScriptCallError(b"redis.set_repl can only be called inside a script invocation")
+        if len(args) != 1:
+            raise ScriptCallError(b"redis.set_repl() requires two arguments.")
+        flags = int(_lua_tonumber(args[0]) or 0)
+        if flags & ~3:
+            raise ScriptCallError(b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, "
+                                  b"REPL_ALL or REPL_NONE.")
+        run.repl = flags
 
-    def _sha1hex(self, data: bytes) -> bytes:
-        return hashlib.sha1(data).hexdigest().encode()
+    def _sha1hex(self, *args: Any) -> bytes:
+        if len(args) != 1:
+            raise ScriptCallError(b"wrong number of arguments")
+        return hashlib.sha1(_lua_tostring(args[0]) or b"").hexdigest().encode()
+
+    def _acl_check_cmd(self, *args: Any) -> bool:
+        if self.run is None:
+            raise ScriptCallError(b"redis.acl_check_cmd can only be called inside a script "
+                                  b"invocation")
+        if _resolve(_argv(args)) is None:
+            raise ScriptCallError(b"Invalid command passed to redis.acl_check_cmd()")
+        return True  # every client is the default user, which may run everything
 
     def _in_run(self) -> int | None:
         """None outside a script's run, else the script's protocol (2 or 3)."""
         return None if self.run is None else self.ctx.resp.version
 
-    def _rand(self) -> float:
-        """redisLrand48() % INT32_MAX / INT32_MAX: rand48 as Redis ships it."""
-        self._rand48 = (0x5DEECE66D * self._rand48 + 0xB) & ((1 << 48) - 1)
-        return ((self._rand48 >> 17) % 0x7FFFFFFF) / 0x7FFFFFFF
+    def _random(self, *args: Any) -> float:
+        """math.random on redisLrand48() % INT32_MAX / INT32_MAX, as redis_math_random."""
+        if self.run is None:
+            raise ScriptCallError(b"math.random can only be called inside a script invocation",
+                                  b"string")
+        _RAND48[0] = state = (0x5DEECE66D * _RAND48[0] + 0xB) & ((1 << 48) - 1)
+        r = ((state >> 17) % 0x7FFFFFFF) / 0x7FFFFFFF
+        if not args:
+            return r
+        if len(args) == 1:
+            upper = _checkint(args, 1, "random")
+            if upper < 1:
+                raise ScriptCallError(b"bad argument #1 to 'random' (interval is empty)",
+                                      b"string")
+            return math.floor(r * upper) + 1
+        if len(args) == 2:
+            lower, upper = _checkint(args, 1, "random"), _checkint(args, 2, "random")
+            if lower > upper:
+                raise ScriptCallError(b"bad argument #2 to 'random' (interval is empty)",
+                                      b"string")
+            return math.floor(r * (upper - lower + 1)) + lower
+        raise ScriptCallError(b"wrong number of arguments", b"string")
 
-    def _srand(self, seed: int) -> None:
-        seed &= 0xFFFFFFFF
-        self._rand48 = (seed << 16) | 0x330E
+    def _randomseed(self, *args: Any) -> None:
+        if self.run is None:
+            raise ScriptCallError(b"math.randomseed can only be called inside a script "
+                                  b"invocation", b"string")
+        seed = _checkint(args, 1, "randomseed") & 0xFFFFFFFF
+        _RAND48[0] = (seed << 16) | 0x330E
 
     # -- long scripts ----------------------------------------------------------------------
 
@@ -368,6 +484,23 @@ class LuaEngine:
     def memory(self) -> int:
         """Bytes the Lua runtime uses (used_memory_lua)."""
         return int(self.lua.eval("collectgarbage('count')") * 1024)
+
+
+def _argv(args: tuple) -> list[bytes]:
+    """luaArgsToRedisArgv: the Lua arguments as a command's argv."""
+    if not args:
+        raise ScriptCallError(b"Please specify at least one argument for this redis lib call")
+    argv = list(args)
+    for i, arg in enumerate(argv):
+        if type(arg) is not bytes:
+            if type(arg) is int or type(arg) is float:
+                argv[i] = b"%.17g" % arg  # Lua numbers lose nothing
+                if arg != arg and math.copysign(1.0, arg) < 0:
+                    argv[i] = b"-nan"  # as C's printf shows 0/0 on x86
+            else:
+                raise ScriptCallError(b"Lua redis lib command arguments must be strings or "
+                                      b"integers")
+    return argv
 
 
 def _resolve(argv: list[bytes]) -> Command | None:

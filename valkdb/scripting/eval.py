@@ -91,7 +91,7 @@ def shebang_flags(body: bytes) -> tuple[int, int]:
         if not part.startswith(b"flags="):
             raise CommandError(errors.err(
                 "ERR Unknown lua shebang option: " + part.decode("utf-8", "replace")))
-        for name in part[6:].split(b","):
+        for name in part[6:].split(b",") if part[6:] else ():  # "flags=" declares none
             flag = SCRIPT_FLAGS.get(name)
             if flag is None:
                 raise CommandError(errors.err(
