@@ -142,6 +142,11 @@ def _info_memory(c):
     dataset = max(0, used - _STARTUP_RSS)
     system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     zero = b"0"
+    scripts = c.server.scripts  # EVAL's Lua runtime, once a script has needed it
+    # (before that, the figure of Redis's fresh Lua state)
+    eval_vm = 32768 if scripts is None else scripts.engine.memory()
+    eval_scripts, eval_count = (0, 0) if scripts is None else (scripts.memory,
+                                                               len(scripts.scripts))
     return [
         (b"used_memory", b"%d" % used), (b"used_memory_human", _human(used)),
         (b"used_memory_rss", b"%d" % used), (b"used_memory_rss_human", _human(used)),
@@ -155,13 +160,15 @@ def _info_memory(c):
         (b"allocator_resident", b"%d" % used),
         (b"total_system_memory", b"%d" % system),
         (b"total_system_memory_human", _human(system)),
-        (b"used_memory_lua", zero), (b"used_memory_vm_eval", zero),
-        (b"used_memory_lua_human", b"0B"), (b"used_memory_scripts_eval", zero),
-        (b"number_of_cached_scripts", zero), (b"number_of_functions", zero),
+        (b"used_memory_lua", b"%d" % eval_vm), (b"used_memory_vm_eval", b"%d" % eval_vm),
+        (b"used_memory_lua_human", _human(eval_vm)),
+        (b"used_memory_scripts_eval", b"%d" % eval_scripts),
+        (b"number_of_cached_scripts", b"%d" % eval_count), (b"number_of_functions", zero),
         (b"number_of_libraries", zero), (b"used_memory_vm_functions", zero),
-        (b"used_memory_vm_total", zero), (b"used_memory_vm_total_human", b"0B"),
-        (b"used_memory_functions", zero), (b"used_memory_scripts", zero),
-        (b"used_memory_scripts_human", b"0B"),
+        (b"used_memory_vm_total", b"%d" % eval_vm),
+        (b"used_memory_vm_total_human", _human(eval_vm)),
+        (b"used_memory_functions", zero), (b"used_memory_scripts", b"%d" % eval_scripts),
+        (b"used_memory_scripts_human", _human(eval_scripts)),
         (b"maxmemory", b"%d" % config.maxmemory),
         (b"maxmemory_human", _human(config.maxmemory)),
         (b"maxmemory_policy", config.maxmemory_policy.encode()),
