@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.persistence.servers import (
     DataDir,
@@ -67,6 +68,47 @@ def test_valkdb_snapshot_loads_in_redis(tmp_path):
     try:
         assert_same_dump(before, dump(reference.port))
         assert info(reference.port)["rdb_last_load_keys_loaded"] == str(len(before))
+    finally:
+        reference.stop()
+
+
+_SCRIPTS = [
+    # several writes, relative expiries, chance, a SELECT inside, a write then a failure
+    ("redis.call('SET', KEYS[1], ARGV[1], 'EX', 5000) redis.call('INCR', KEYS[2]) "
+     "return redis.call('RPUSH', KEYS[3], ARGV[1], ARGV[1])", 3, "s:a", "s:n", "s:l", "v"),
+    ("redis.call('SADD', KEYS[1], 'a', 'b', 'c', 'd', 'e') "
+     "return redis.call('SPOP', KEYS[1], 2)", 1, "s:pop"),
+    ("redis.call('SELECT', 5) redis.call('HSET', KEYS[1], 'f', ARGV[1]) "
+     "return redis.call('HINCRBYFLOAT', KEYS[1], 'g', '1.5')", 1, "s:h", "x"),
+    ("redis.call('ZADD', KEYS[1], 1, 'a', 2, 'b') redis.call('ZPOPMIN', KEYS[1]) "
+     "return redis.call('NOSUCH')", 1, "s:z"),
+    ("local n = 0 for i = 1, 20 do n = n + redis.call('INCRBY', KEYS[1], i) end return n", 1,
+     "s:sum"),
+]
+
+
+def test_script_effects_replayed_by_redis(tmp_path):
+    """A script's effects in valkdb's AOF (wrapped in MULTI/EXEC) rebuild the same data in
+    redis-server, without the script."""
+    node = DataDir(tmp_path)
+    args = ("--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    server = node.valkdb(*args)
+    client = connect(server.port)
+    for body, numkeys, *rest in _SCRIPTS:
+        try:
+            client.eval(body, numkeys, *rest)
+        except redis.ResponseError:
+            pass  # the failing one: its write before the failure stays
+    sha = client.script_load("return redis.call('INCR', KEYS[1])")
+    for _ in range(3):
+        client.evalsha(sha, 1, "s:evalsha")
+    before = dump(server.port)
+    commands = [argv[0].upper() for argv in node.incr_commands()]
+    assert b"EVAL" not in commands and b"EVALSHA" not in commands
+    assert commands.count(b"MULTI") == commands.count(b"EXEC") >= 4
+    reference = _move_to_redis(node, server, *args)
+    try:
+        assert_same_dump(before, dump(reference.port))
     finally:
         reference.stop()
 
