@@ -468,7 +468,6 @@ local function compile(body, chunkname)
 end
 
 -- The timeout hook: every 100,000 instructions, as Redis's luaMaskCountHook.
-local KILLED = "Script killed by user with SCRIPT KILL..."
 local function hook()
   local where = dbg.getinfo(2, "S")
   if where and where.source == INTERNAL then return end  -- not in the script: let it end
@@ -499,5 +498,4 @@ return {
   run_eval = run_eval, run_function = run_function, compile = compile, arm_hook = arm_hook,
   ok_table = ok_table, err_table = err_table_of, map_table = map_table, set_table = set_table,
   double_table = double_table, big_table = big_table, verbatim_table = verbatim_table,
-  killed = KILLED, globals = globals, env = env, readonly = readonly,
 }
