@@ -35,7 +35,9 @@ from valkdb.errors import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
 from valkdb.persistence.loading import load_dataset
+from valkdb.persistence.rdb import function_payload, function_payload_codes
 from valkdb.persistence.snapshots import Snapshots, remove_file
+from valkdb.scripting.functions import Functions, PayloadCodec  # FUNCTION, FCALL
 from valkdb.store.expiry import ActiveExpiry
 from valkdb.store.keyspace import Database, Keyspace
 
@@ -65,6 +67,8 @@ class Server:
         # Set while some commands must be refused: loading, or writes after a disk error.
         self.gate: Callable[[Command], bytes | None] | None = None
         self.scripts: Any = None  # scripting.eval.ScriptCache, made on first use
+        # The function libraries; FUNCTION DUMP / RESTORE's payload is persistence's format.
+        self.functions = Functions(self, PayloadCodec(function_payload, function_payload_codes))
         self.busy_script: Any = None  # the Lua engine of a script past busy-reply-threshold
         self.loading = False
         self.loading_progress: dict[str, float] = {}  # INFO persistence loading_* fields

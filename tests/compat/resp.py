@@ -83,3 +83,28 @@ class RawConnection:
     def close(self) -> None:
         self.stream.close()
         self.sock.close()
+
+
+def sorted_form(reply: bytes, arrays: bool = False) -> object:
+    """A reply as nested (type byte, value) pairs with the entries of maps, sets and attributes
+    sorted (and of arrays too, with `arrays`): one form for replies whose order Redis leaves
+    open (a hash table's)."""
+    return _sorted_form(io.BytesIO(reply), arrays)
+
+
+def _sorted_form(stream: BinaryIO, arrays: bool) -> object:
+    line = stream.readline()
+    kind, body = line[:1], line[1:-2]
+    if kind in b"+-:,#_(":
+        return kind, body
+    count = int(body)
+    if count < 0:
+        return kind, None
+    if kind in b"$=!":
+        return kind, stream.read(count + 2)[:-2]
+    if kind in b"%|":
+        pairs = [(_sorted_form(stream, arrays), _sorted_form(stream, arrays))
+                 for _ in range(count)]
+        return kind, sorted(pairs, key=repr)
+    items = [_sorted_form(stream, arrays) for _ in range(count)]
+    return kind, sorted(items, key=repr) if arrays or kind == b"~" else items

@@ -49,6 +49,7 @@ from hypothesis import strategies as st
 from tests.compat.aof_stream import AofTail, format_commands, parse_commands
 from tests.compat.resp import RawConnection, bulk_value, elements, encode_command, read_reply
 from tests.support import ServerProcess, start_redis, start_valkdb
+from valkdb.persistence.rdb import function_payload
 
 AOF_ARGS = ("--appendonly", "yes", "--appendfsync", "always", "--aof-use-rdb-preamble", "no",
             "--aof-timestamp-enabled", "no", "--auto-aof-rewrite-percentage", "0")
@@ -62,8 +63,11 @@ ALWAYS_PROPAGATED = frozenset((
     "flushall", "flushdb", "swapdb", "mset", "getset", "setex", "psetex", "append", "incr",
     "decr", "incrby", "decrby", "incrbyfloat", "hset", "hmset", "hincrby", "hincrbyfloat",
     "lpush", "rpush", "lset",
+    # the FUNCTION commands count a change whenever they succeed (functions.c: server.dirty++)
+    "function|load", "function|delete", "function|flush", "function|restore",
 ))
 
+_CONTAINERS = frozenset(("function", "script", "config", "client", "object"))
 _ANNOTATION = re.compile(r"([-+!]) (.*)$", re.S)
 _ACTION = re.compile(r"([A-Z])([:<>])\s*(.*)$", re.S)
 _TEMPLATE = re.compile(r"\{(s|ms)([+-]\d+)\}")
@@ -102,9 +106,14 @@ class Step:
         return all(action.kind == "sleep" for action in self.actions)
 
     def simple_command(self) -> str | None:
-        """The command of a step that is one plain call (what coverage counts)."""
+        """The command of a step that is one plain call (what coverage counts), with its
+        subcommand for a container ("function|load")."""
         if len(self.actions) == 1 and self.actions[0].kind == "call":
-            return self.actions[0].args[0].lower()
+            args = self.actions[0].args
+            name = args[0].lower()
+            if name in _CONTAINERS and len(args) > 1:
+                return f"{name}|{args[1].lower()}"
+            return name
         return None
 
 
@@ -138,7 +147,7 @@ def expand(arg: str) -> bytes:
         unit, offset = match.groups()
         base = time.time() * (1000 if unit == "ms" else 1)
         return str(int(base) + int(offset))
-    return _TEMPLATE.sub(now, arg).encode()
+    return _TEMPLATE.sub(now, arg).encode("latin-1")  # any byte, as a \\xHH escape
 
 
 # -- the two servers --------------------------------------------------------------------------
@@ -790,12 +799,36 @@ SCRIPTS: dict[str, list[Spec]] = {
         "- EVAL 'redis.set_repl(redis.REPL_NONE) return redis.call(\"set\", \"a\", 1)' 0"],
 }
 
+# Function libraries: the FUNCTION commands that change them propagate as sent; FCALL as its
+# effects, like EVAL. FUNCTION_PAYLOAD is a FUNCTION DUMP of one library (the bytes as str).
+_LIBRARY = ("#!lua name=plib\nredis.register_function('pset', function(k, a) "
+            "return redis.call('set', k[1], a[1]) end)\n"
+            "redis.register_function{function_name='pget', callback=function(k) "
+            "return redis.call('get', k[1]) end, flags={'no-writes'}}")
+FUNCTION_PAYLOAD = function_payload([_LIBRARY.encode()]).decode("latin-1")
+FUNCTIONS: dict[str, list[Spec]] = {
+    "libraries": [
+        "+ FUNCTION FLUSH", f"+ FUNCTION LOAD {shlex.quote(_LIBRARY)}",
+        f"! FUNCTION LOAD {shlex.quote(_LIBRARY)}",
+        f"+ FUNCTION LOAD REPLACE {shlex.quote(_LIBRARY)}",
+        "+ FCALL pset 1 a v", "- FCALL pget 1 a", "- FCALL_RO pget 1 a", "! FCALL nosuch 0",
+        "+ FUNCTION DELETE plib", "! FUNCTION DELETE plib",
+        f"+ FUNCTION RESTORE {shlex.quote(FUNCTION_PAYLOAD)}",
+        f"! FUNCTION RESTORE {shlex.quote(FUNCTION_PAYLOAD)}",
+        f"+ FUNCTION RESTORE {shlex.quote(FUNCTION_PAYLOAD)} REPLACE",
+        "! FUNCTION RESTORE x", "+ FCALL pset 1 b w", "+ FUNCTION FLUSH ASYNC"],
+    "functions in a transaction": [
+        "+ FUNCTION FLUSH", "- MULTI", f"- FUNCTION LOAD {shlex.quote(_LIBRARY)}",
+        "- FCALL pset 1 a v", "+ EXEC", "+ FUNCTION FLUSH"],
+}
+
 CORPUS: dict[str, list[Step]] = {
     f"{family}: {name}": [parse_step(spec) for spec in specs]
     for family, cases in (("strings", STRINGS), ("keys", KEYS), ("lists", LISTS),
                           ("hashes", HASHES), ("sets", SETS), ("zsets", ZSETS),
                           ("transactions", TRANSACTIONS), ("databases", DATABASES),
-                          ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS))
+                          ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS),
+                          ("functions", FUNCTIONS))
     for name, specs in cases.items()
 }
 

@@ -519,8 +519,8 @@ def test_empty_collections_are_skipped():
     (rdb_file(b"\x07" + raw(b"m") + b"\x81" + (0x51_5C_E9_1D_76_D6_E1_00).to_bytes(8, "big")),
      "no matching module type '"),
     (rdb_file(b"\xf7\x00"), "AUX module data I can't load"),
-    (rdb_file(b"\xf5" + raw(b"#!lua name=x")), "functions are not supported"),
-    (rdb_file(b"\xf6" + raw(b"x")), "Pre-release function format not supported."),
+    (rdb_file(b"\xf5\xc4"), "Failed loading library, Failed loading library payload"),
+    (rdb_file(b"\xf6" + raw(b"x")), "Failed loading library, Failed loading engine name"),
 ])
 def test_corrupt_or_unsupported_files(data, message):
     with pytest.raises(RDBError, match=message):

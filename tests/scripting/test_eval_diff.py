@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import importlib.util
-import io
 import math
 import os
 import time
@@ -47,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.compat.differ import Differ, Divergence
-from tests.compat.resp import RawConnection, encode_command, read_reply
+from tests.compat.resp import RawConnection, encode_command, read_reply, sorted_form
 from tests.support import redis_server_binary, start_redis
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None, reason="needs redis-server")
@@ -89,28 +88,11 @@ def _b(arg: object) -> bytes:
 
 # --- a canonical form of a reply, for the `unordered` cases ---------------------------------
 
-def _parse(stream: io.BytesIO) -> object:
-    line = stream.readline()
-    kind, body = line[:1], line[1:-2]
-    if kind in b"+-:,#_(":
-        return kind, body
-    count = int(body)
-    if count < 0:
-        return kind, None
-    if kind in b"$=!":
-        return kind, stream.read(count + 2)[:-2]
-    if kind in b"%|":
-        pairs = [(_parse(stream), _parse(stream)) for _ in range(count)]
-        return kind, sorted(pairs, key=repr)
-    items = [_parse(stream) for _ in range(count)]
-    return kind, sorted(items, key=repr) if kind == b"~" else items
-
-
 def canonical(reply: bytes, unordered: str) -> object:
     """The reply with RESP3 map and set entries sorted, and a top-level RESP2 array sorted
     too: as (key, value) pairs when `unordered` is "map" (how a map reaches a RESP2 caller),
     as elements when it is "set"."""
-    kind, value = _parse(io.BytesIO(reply))
+    kind, value = sorted_form(reply)  # type: ignore[misc]
     if kind == b"*" and value is not None:
         if unordered == "map" and len(value) % 2 == 0:
             value = sorted(zip(value[::2], value[1::2], strict=True), key=repr)

@@ -147,6 +147,12 @@ def _info_memory(c):
     eval_vm = 32768 if scripts is None else scripts.engine.memory()
     eval_scripts, eval_count = (0, 0) if scripts is None else (scripts.memory,
                                                                len(scripts.scripts))
+    functions = c.server.functions  # the functions' runtime, also made on first use
+    function_vm = 33792 if functions._engine is None else functions.memory()
+    function_caches = functions.overhead()
+    current = functions.current
+    vm_total = eval_vm + function_vm
+    scripts_total = eval_scripts + function_caches
     return [
         (b"used_memory", b"%d" % used), (b"used_memory_human", _human(used)),
         (b"used_memory_rss", b"%d" % used), (b"used_memory_rss_human", _human(used)),
@@ -163,12 +169,15 @@ def _info_memory(c):
         (b"used_memory_lua", b"%d" % eval_vm), (b"used_memory_vm_eval", b"%d" % eval_vm),
         (b"used_memory_lua_human", _human(eval_vm)),
         (b"used_memory_scripts_eval", b"%d" % eval_scripts),
-        (b"number_of_cached_scripts", b"%d" % eval_count), (b"number_of_functions", zero),
-        (b"number_of_libraries", zero), (b"used_memory_vm_functions", zero),
-        (b"used_memory_vm_total", b"%d" % eval_vm),
-        (b"used_memory_vm_total_human", _human(eval_vm)),
-        (b"used_memory_functions", zero), (b"used_memory_scripts", b"%d" % eval_scripts),
-        (b"used_memory_scripts_human", _human(eval_scripts)),
+        (b"number_of_cached_scripts", b"%d" % eval_count),
+        (b"number_of_functions", b"%d" % len(current.functions)),
+        (b"number_of_libraries", b"%d" % len(current.libraries)),
+        (b"used_memory_vm_functions", b"%d" % function_vm),
+        (b"used_memory_vm_total", b"%d" % vm_total),
+        (b"used_memory_vm_total_human", _human(vm_total)),
+        (b"used_memory_functions", b"%d" % function_caches),
+        (b"used_memory_scripts", b"%d" % scripts_total),
+        (b"used_memory_scripts_human", _human(scripts_total)),
         (b"maxmemory", b"%d" % config.maxmemory),
         (b"maxmemory_human", _human(config.maxmemory)),
         (b"maxmemory_policy", config.maxmemory_policy.encode()),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -411,17 +412,19 @@ class AppendLog:
         return sum(size for _, size in self.directory.sizes(self.manifest))
 
     def _dump_base(self, path: str, rdb_format: bool) -> None:
+        functions = self.server.functions.codes()
         if rdb_format:
-            dump_keyspace(path, self.server.keyspace)
+            dump_keyspace(path, self.server.keyspace, functions)
         else:
-            dump_commands(path, self.server.keyspace)
+            dump_commands(path, self.server.keyspace, functions)
 
 
-def dump_commands(path: str, keyspace: Keyspace) -> None:
-    """The dataset as commands that rebuild it (aof-use-rdb-preamble no): a SELECT per
-    database, up to 64 items per command, deadlines as PEXPIREAT (rewriteAppendOnlyFileRio)."""
+def dump_commands(path: str, keyspace: Keyspace, functions: Iterable[bytes] = ()) -> None:
+    """The dataset as commands that rebuild it (aof-use-rdb-preamble no): a FUNCTION LOAD per
+    function library first (rewriteFunctions), then a SELECT per database, up to 64 items per
+    command, deadlines as PEXPIREAT (rewriteAppendOnlyFileRio)."""
     with open(path, "wb") as f:
-        out: list[bytes] = []
+        out = [encode_command([b"FUNCTION", b"LOAD", code]) for code in functions]
         for db in keyspace.dbs:
             if not db.size():
                 continue

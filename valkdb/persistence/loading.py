@@ -25,6 +25,7 @@ from valkdb.persistence.aof import (
     is_rdb,
 )
 from valkdb.persistence.rdb import RDBError, RDBReader
+from valkdb.scripting.functions import FunctionError
 from valkdb.store.keyspace import now_ms
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def _load_rdb(server: Server, f: BinaryIO, size: int, what: str, drop_expired: b
     keyspace = server.keyspace
     databases = len(keyspace)
     reader = RDBReader(f, server.config)
+    reader.on_function = lambda code: _load_library(server, code)
     progress = _Progress(server, size, what)
     pace = Pacer(None)
     now = now_ms()
@@ -116,6 +118,15 @@ def _load_rdb(server: Server, f: BinaryIO, size: int, what: str, drop_expired: b
     log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", loaded, expired)
     server.rdb.last_load_keys = (loaded, expired)
     return reader.position
+
+
+def _load_library(server: Server, code: bytes) -> None:
+    """A function library of the file joins the server's (rdbFunctionLoad: no time limit, and
+    a library that is already there is an error)."""
+    try:
+        server.functions.create(code, False, timeout=0)
+    except FunctionError as exc:
+        raise LoadError(f"Failed loading library, {exc}") from None
 
 
 def _log_aux(server: Server, aux: dict[bytes, bytes]) -> None:

@@ -204,12 +204,13 @@ def _write_entries(sink: _Sink, items: Iterable[tuple[bytes, Any, int | None]]) 
 
 def write_rdb(out: BinaryIO,
               databases: Iterable[tuple[int, int, int, Iterable[tuple[bytes, Any, int | None]]]],
-              *, ctime: int | None = None) -> None:
+              *, ctime: int | None = None, functions: Iterable[bytes] = ()) -> None:
     """A whole RDB file, as rdbSaveRio lays it out.
 
     databases yields (db_index, keys_count, expires_count, items), items (key, value,
     deadline_ms or None); the counts only size the loader's tables (RESIZEDB). A database
-    whose items are empty is left out, as Redis leaves out empty databases."""
+    whose items are empty is left out, as Redis leaves out empty databases. `functions` are
+    the function libraries' codes, saved before the keys (rdbSaveFunctions)."""
     sink = _Sink(out)
     append = sink.parts.append
     append(b"REDIS%04d" % RDB_VERSION)
@@ -218,6 +219,7 @@ def write_rdb(out: BinaryIO,
            (b"used-mem", b"0"), (b"aof-base", b"0"))
     for name, value in aux:
         append(bytes((_OP_AUX,)) + encode_string(name) + encode_string(value))
+    append(function_records(functions))
     for db_index, keys_count, expires_count, items in databases:
         entries = iter(items)
         first = next(entries, None)
@@ -229,6 +231,35 @@ def write_rdb(out: BinaryIO,
     append(bytes((_OP_EOF,)))
     sink.flush()
     out.write(_CHECKSUM.pack(sink.crc))
+
+
+def function_records(codes: Iterable[bytes]) -> bytes:
+    """One RDB_OPCODE_FUNCTION2 record per library: its code as a string."""
+    return b"".join(bytes((_OP_FUNCTION2,)) + encode_string(code) for code in codes)
+
+
+_PAYLOAD_VERSION = RDB_VERSION.to_bytes(2, "little")
+
+
+def function_payload(codes: Iterable[bytes]) -> bytes:
+    """FUNCTION DUMP's payload: the libraries' RDB records, the RDB version (2 bytes, little
+    endian) and the CRC64 of all that (8 bytes, little endian), as DUMP's payloads end."""
+    body = function_records(codes) + _PAYLOAD_VERSION
+    return body + _CHECKSUM.pack(crc64(body))
+
+
+def function_payload_codes(payload: bytes) -> Iterator[bytes]:
+    """The library codes in a FUNCTION RESTORE payload, one by one; ValueError with Redis's
+    message (functionRestoreCommand, verifyDumpPayload) where the payload goes wrong."""
+    if (len(payload) < 10 or int.from_bytes(payload[-10:-8], "little") > RDB_VERSION
+            or _CHECKSUM.unpack(payload[-8:])[0] != crc64(memoryview(payload)[:-8])):
+        raise ValueError("DUMP payload version or checksum are wrong")
+    reader = RDBReader(io.BytesIO(payload), _DefaultLimits())
+    while len(payload) - reader.position > 10:
+        type_byte = reader._byte()
+        if type_byte not in (_OP_FUNCTION2, _OP_FUNCTION_PRE_GA):
+            raise ValueError("given type is not a function")
+        yield reader.function_code(type_byte)
 
 
 # -- decoding the compact encodings ---------------------------------------------------------------
@@ -408,6 +439,8 @@ class RDBReader:
         self.version = 0
         self.checksum_disabled = False  # the file says 0: nothing was verified
         self.empty_keys: list[bytes] = []  # collections saved empty, skipped as Redis does
+        # Called with each function library's code as it is read (None: skipped).
+        self.on_function: Callable[[bytes], None] | None = None
         self._loaders: dict[int, Callable[[], Any]] = {
             0: self._string, 1: self._list, 2: self._set, 3: self._zset_v1, 4: self._hash,
             5: self._zset_v2, 9: self._hash_zipmap, 10: self._list_ziplist,
@@ -739,12 +772,14 @@ class RDBReader:
                     raise RDBError("The RDB file contains AUX module data I can't load: no "
                                    f"matching module '{module}' (modules are not supported by "
                                    "valkdb)")
-                elif type_byte == _OP_FUNCTION2:
-                    doing = "read-function"
-                    raise RDBError("The RDB file contains functions (FUNCTION2): functions "
-                                   "are not supported by valkdb")
-                else:
-                    raise RDBError("Pre-release function format not supported.")
+                else:  # a function library (or its 7.0 rc1/rc2 format)
+                    doing = "read-functions"
+                    try:
+                        code = self.function_code(type_byte)
+                    except ValueError as error:
+                        raise RDBError(f"Failed loading library, {error}") from None
+                    if self.on_function is not None:
+                        self.on_function(code)
             doing = "check-sum"
             self._check_sum()
             read_ahead = len(self._buffer) - self._offset
@@ -756,6 +791,26 @@ class RDBReader:
             error.key = key
             error.key_type = key_type
             raise
+
+    def function_code(self, type_byte: int) -> bytes:
+        """rdbFunctionLoad's read: the library's code; the 7.0 rc1/rc2 record (name, engine,
+        optional description, body) gets the shebang the code now carries. ValueError with
+        Redis's message when the record is cut short."""
+        if type_byte == _OP_FUNCTION2:
+            return self._function_part(self._string, "Failed loading library payload")
+        name = self._function_part(self._string, "Failed loading library name")
+        engine = self._function_part(self._string, "Failed loading engine name")
+        if self._function_part(self._length, "Failed loading library description indicator"):
+            self._function_part(self._string, "Failed loading library description")
+        body = self._function_part(self._string, "Failed loading library blob")
+        return b"#!%s name=%s\n%s" % (engine, name, body)
+
+    @staticmethod
+    def _function_part(read: Callable[[], Any], failure: str) -> Any:
+        try:
+            return read()
+        except RDBError:
+            raise ValueError(failure) from None
 
     def _check_sum(self) -> None:
         """Files from RDB version 5 on end with the CRC64 of everything before it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from valkdb.persistence.aof import fsync_dir_of
@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 BGSAVE_RETRY_DELAY = 5  # seconds before a save point retries a failed BGSAVE (Redis: the same)
 
 
-def dump_keyspace(path: str, keyspace: Keyspace) -> None:
-    """Write every database to path in RDB format, flushed and fsynced (not renamed)."""
+def dump_keyspace(path: str, keyspace: Keyspace, functions: Iterable[bytes] = ()) -> None:
+    """Write every database (and the function libraries' codes) to path in RDB format,
+    flushed and fsynced (not renamed)."""
     with open(path, "wb") as f:
-        write_rdb(f, _databases(keyspace))
+        write_rdb(f, _databases(keyspace), functions=functions)
         f.flush()
         os.fsync(f.fileno())
 
@@ -78,7 +79,7 @@ class Snapshots:
         """rdbSave: the snapshot into a temporary file, renamed over dbfilename (durably)."""
         temp = self.temp_path(os.getpid())
         try:
-            dump_keyspace(temp, self.server.keyspace)
+            dump_keyspace(temp, self.server.keyspace, self.server.functions.codes())
             os.replace(temp, self.path)
             fsync_dir_of(self.path)
         except BaseException:

@@ -302,6 +302,12 @@ local function oneline(s)
   return (gsub(s, "[\r\n]", " "))
 end
 
+-- What C sees of a Lua string through strlen (sdsnew): up to its first NUL.
+local function cstring(s)
+  local nul = find(s, "\0", 1, true)
+  return nul and sub(s, 1, nul - 1) or s
+end
+
 local encode
 -- luaReplyToRedisReply checks for room on the Lua stack at each level: past it, an error
 -- replaces the value (7,995 nested arrays on Redis 7.0.15).
@@ -312,12 +318,13 @@ local depth = 0
 local function encode_table(t, out, script3, resp3)
   local err = rawget(t, "err")
   if type(err) == "string" then
-    out[#out + 1] = "-" .. oneline(err) .. "\r\n"
+    -- addReplyErrorFormat: trailing CR/LF trimmed, the others made spaces
+    out[#out + 1] = oneline((gsub("-" .. cstring(err), "[\r\n]+$", ""))) .. "\r\n"
     return
   end
   local ok = rawget(t, "ok")
   if type(ok) == "string" then
-    out[#out + 1] = "+" .. oneline(ok) .. "\r\n"
+    out[#out + 1] = "+" .. oneline(cstring(ok)) .. "\r\n"
     return
   end
   local double = rawget(t, "double")
@@ -415,7 +422,7 @@ local function error_reply(err, funcname)
   end
   local msg = err.err
   if type(msg) ~= "string" and type(msg) ~= "number" then msg = "" end
-  local text = "-" .. tostring(msg)
+  local text = "-" .. cstring(tostring(msg))
   local source, line = err.source, err.line
   if (type(source) == "string" or type(source) == "number")
       and (type(line) == "string" or type(line) == "number") then
@@ -498,4 +505,5 @@ return {
   run_eval = run_eval, run_function = run_function, compile = compile, arm_hook = arm_hook,
   ok_table = ok_table, err_table = err_table_of, map_table = map_table, set_table = set_table,
   double_table = double_table, big_table = big_table, verbatim_table = verbatim_table,
+  globals = globals,  -- what function libraries' globals read at FCALL time (functions.lua)
 }

@@ -40,7 +40,7 @@ _BUSY_FUNCTION = errors.err(
 _LOG_LEVELS = (10, 15, 20, 30)
 
 
-def _version_num(version: str) -> int:
+def version_num(version: str) -> int:
     major, minor, patch = (int(part) for part in version.split(".")[:3])
     return (major << 16) | (minor << 8) | patch
 
@@ -156,7 +156,7 @@ class LuaEngine:
         self.api = bootstrap(
             self._call, self._pcall, self._error_info, self._log, self._setresp,
             self._set_repl, self._sha1hex, self._acl_check_cmd, self._random, self._randomseed,
-            self._in_run, self._tick, REDIS_VERSION.encode(), _version_num(REDIS_VERSION))
+            self._in_run, self._tick, REDIS_VERSION.encode(), version_num(REDIS_VERSION))
         api = self.api
         self._run_eval = api.run_eval
         self._run_function = api.run_function
@@ -167,6 +167,8 @@ class LuaEngine:
         self._table_from = self.lua.table_from
         self.ctx = ScriptContext(server)
         self.run: Run | None = None
+        # While FUNCTION LOAD runs a library's code: when the load times out (monotonic).
+        self.load_deadline: float | None = None
         # The timeout hook stays armed: it costs nothing between its calls, every 100,000 Lua
         # instructions, and returns at once when no run is past its threshold.
         self._arm_hook(True)
@@ -429,6 +431,9 @@ class LuaEngine:
         (other clients get -BUSY); a killed script gets its error."""
         run = self.run
         if run is None:
+            deadline = self.load_deadline
+            if deadline is not None and time.monotonic() > deadline:
+                return b"FUNCTION LOAD timeout"  # luaEngineLoadHook
             return None
         if not run.timed_out:
             elapsed = (time.monotonic() - run.started) * 1000
