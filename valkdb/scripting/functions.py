@@ -34,7 +34,7 @@ from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import OK, bulk, integer, simple
-from valkdb.protocol.reader import split_args
+from valkdb.protocol.reader import parse_length, split_args
 from valkdb.scripting.engine import LuaEngine, version_num
 from valkdb.scripting.eval import NO_WRITES, SCRIPT_FLAGS, prepare
 
@@ -490,8 +490,7 @@ def _error(exc: FunctionError) -> bytes:
 
 
 def _subcommand_syntax(argv: list[bytes]) -> bytes:
-    return errors.err(f"ERR unknown subcommand or wrong number of arguments for "
-                      f"'{_oneline(argv[1][:128])}'. Try {_oneline(argv[0]).upper()} HELP.")
+    return errors.subcommand_syntax(_oneline(argv[1][:128]), "function")
 
 
 # -- FCALL ------------------------------------------------------------------------------------
@@ -501,7 +500,7 @@ def _fcall(c: Context, argv: list[bytes], read_only_command: bool) -> bytes:
     function = functions.current.functions.get(argv[1].lower())
     if function is None:
         return errors.err("ERR Function not found")
-    numkeys = _strict_int(argv[2])
+    numkeys = parse_length(argv[2])
     if numkeys is None:
         return errors.err("ERR Bad number of keys provided")
     if numkeys > len(argv) - 3:
@@ -528,17 +527,6 @@ def _fcall(c: Context, argv: list[bytes], read_only_command: bool) -> bytes:
                                         read_only, allow_oom, eval_mode=False)
     finally:
         functions.running = None
-
-
-def _strict_int(arg: bytes) -> int | None:
-    """string2ll: an optional '-' and digits, no leading zero, no spaces, in range."""
-    digits = arg[1:] if arg[:1] == b"-" else arg
-    if not digits.isdigit() or len(arg) > 20 or (digits[:1] == b"0" and arg != b"0"):
-        return None
-    value = int(arg)
-    if not -(1 << 63) <= value < 1 << 63:
-        return None
-    return value
 
 
 @command("fcall")
