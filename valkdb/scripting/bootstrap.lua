@@ -442,10 +442,14 @@ end
 
 -- EVAL: KEYS and ARGV are globals; f runs under the error handler; the reply is RESP bytes.
 local function run_eval(f, funcname, nkeys, resp3, ...)
-  local all = {...}
-  local n = select("#", ...)
-  globals.KEYS = args_table(all, 1, nkeys)  -- globals has no __newindex: a plain store
-  globals.ARGV = args_table(all, nkeys + 1, n)
+  -- globals has no __newindex: plain stores. Fresh tables each run: scripts may change them.
+  if nkeys == select("#", ...) then  -- keys only, the commonest case: one table
+    globals.KEYS, globals.ARGV = {...}, {}
+  else
+    local all = {...}
+    globals.KEYS = args_table(all, 1, nkeys)
+    globals.ARGV = args_table(all, nkeys + 1, select("#", ...))
+  end
   local ok, result = xpcall(f, err_handler)
   if not ok then return error_reply(result, funcname) end
   if type(result) == "number" then return format(":%d\r\n", result) end

@@ -209,7 +209,10 @@ class LuaEngine:
 
     def _call(self, *args: Any) -> Any:
         reply = self._command(args)
-        if reply[:1] == b"-":
+        kind = reply[0]
+        if kind == 58:  # ':' the commonest reply, converted here
+            return int(reply[1:-2])
+        if kind == 45:  # '-'
             raise ScriptCallError(reply[:-2], counted=True)
         return self._to_lua(reply)
 
@@ -228,30 +231,32 @@ class LuaEngine:
         if run is None:
             raise ScriptCallError(b"redis.call/pcall can only be called inside a script "
                                   b"invocation")
-        argv = _argv(args)
-        entry = _resolve(argv)
-        if entry is None:
-            spec = TABLE.get(argv[0].lower().decode("latin-1"))
-            if spec is not None and "noscript" in spec["flags"]:  # known to Redis, not here
-                raise ScriptCallError(b"This Redis command is not allowed from script",
-                                      counted=True)
-            raise ScriptCallError(b"Unknown Redis command called from script", counted=True)
+        argv = list(args)
+        for arg in argv:
+            if type(arg) is not bytes:
+                argv = _argv(args)
+                break
+        if not argv:
+            _argv(args)  # raises Redis's error for a call without arguments
+        entry = _SCRIPT_COMMANDS.get(argv[0]) or _script_command(argv)
+        if entry.subcommands is not None and len(argv) > 1:
+            entry = _script_command(argv)
         arity = entry.arity
         if arity != len(argv) and (arity > 0 or len(argv) < -arity):
             raise ScriptCallError(b"Wrong number of args calling Redis command from script",
                                   counted=True)
         if entry.no_script:
             raise ScriptCallError(b"This Redis command is not allowed from script", counted=True)
-        if run.read_only and (entry.write or entry.may_replicate):
-            raise ScriptCallError(b"Write commands are not allowed from read-only scripts.",
-                                  counted=True)
-        if entry.write:
-            if not run.write_dirty:
+        if entry.write or entry.may_replicate:
+            if run.read_only:
+                raise ScriptCallError(b"Write commands are not allowed from read-only scripts.",
+                                      counted=True)
+            if entry.write and not run.write_dirty:
                 gate = self.server.gate
                 refusal = gate(entry) if gate is not None else None
                 if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
                     raise ScriptCallError(refusal[:-2], counted=True)
-            run.write_dirty = True
+                run.write_dirty = True
         if run.repl & 1:
             return call(self.ctx, entry, argv)
         # redis.set_repl without REPL_AOF: the command's effects are not propagated (to the
@@ -513,6 +518,24 @@ def _resolve(argv: list[bytes]) -> Command | None:
     entry = lookup(argv[0])
     if entry is not None and entry.subcommands is not None and len(argv) > 1:
         return entry.subcommands.get(argv[1].lower())
+    return entry
+
+
+# Commands a script may call, by the name as the script spells it: looked up once.
+_SCRIPT_COMMANDS: dict[bytes, Command] = {}
+
+
+def _script_command(argv: list[bytes]) -> Command:
+    """The command argv names (else Redis's error for an unknown one); remembered when the name
+    alone decides it (a command that is no container)."""
+    entry = _resolve(argv)
+    if entry is None:
+        spec = TABLE.get(argv[0].lower().decode("latin-1"))
+        if spec is not None and "noscript" in spec["flags"]:  # known to Redis, not here
+            raise ScriptCallError(b"This Redis command is not allowed from script", counted=True)
+        raise ScriptCallError(b"Unknown Redis command called from script", counted=True)
+    if entry.parent is None and entry.subcommands is None and len(_SCRIPT_COMMANDS) < 4096:
+        _SCRIPT_COMMANDS[argv[0]] = entry
     return entry
 
 
