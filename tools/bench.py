@@ -5,6 +5,7 @@
 
     python tools/bench.py --baseline a73ca45    # also valkdb as of that revision, same run
     python tools/bench.py --tests evalsha       # EVALSHA of `return redis.call('INCR', KEYS[1])`
+    python tools/bench.py --tests xadd,xrange   # XADD *, XRANGE <random ID> + COUNT 10 (100,000)
 
 Each round runs every (pipeline, test) case against every server, rotating which goes first, so
 that drift on the machine hits all alike. Prints every figure, then the median per case and the
@@ -25,21 +26,30 @@ import subprocess
 import tempfile
 import time
 
-from common import pair, start_valkdb
+from common import encode, pair, run_pipelined, start_valkdb
 
 # Tests that are a command line of their own rather than a redis-benchmark -t test.
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
-COMMANDS = {"evalsha": ["EVALSHA", SCRIPT_SHA, "1", "counter"]}
+STREAM_LENGTH = 100_000  # entries 1-1 ... 100000-1 in bench:stream
+COMMANDS = {
+    "evalsha": ["EVALSHA", SCRIPT_SHA, "1", "counter"],
+    "xadd": ["XADD", "bench:events", "*", "type", "signup"],
+    # __rand_int__ is a random 12-digit number below -r: an ID `ms` somewhere in the stream.
+    "xrange": ["-r", str(STREAM_LENGTH), "XRANGE", "bench:stream", "__rand_int__", "+", "COUNT",
+               "10"],
+}
 
 
 def prepare(port: int) -> None:
-    """What the command tests need on a server: the script loaded."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        body = SCRIPT.encode()
-        sock.sendall(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n" % (len(body), body))
+    """What the command tests need on a server: the script loaded, the stream filled."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(encode(b"SCRIPT", b"LOAD", SCRIPT.encode()))
         if not sock.recv(100).startswith(b"$40"):
             raise RuntimeError("SCRIPT LOAD failed")
+        run_pipelined(sock, [encode(b"DEL", b"bench:stream")] + [
+            encode(b"XADD", b"bench:stream", b"%d-1" % i, b"f", b"%d" % i)
+            for i in range(1, STREAM_LENGTH + 1)], batch=1000)
 
 
 def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
@@ -51,8 +61,9 @@ def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: i
     if "rror" in done.stderr:  # "Error from server: ..." for any error reply
         raise RuntimeError(f"redis-benchmark -t {test} got errors: {done.stderr[:500]!r}")
     # Some tests first fill a key ("LPUSH (needed to benchmark LRANGE)"): take the test's row.
+    name = next(arg for arg in what if arg.isupper()) if test in COMMANDS else test.upper()
     rows = [row for row in csv.reader(io.StringIO(done.stdout))
-            if row and row[0].split()[0] == (what[0] if test in COMMANDS else test.upper())]
+            if row and row[0].split()[0] == name]
     if not rows:
         raise RuntimeError(f"redis-benchmark printed nothing usable: {done.stdout!r}")
     return float(rows[0][1])

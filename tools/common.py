@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
+
+import hiredis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.support import ServerProcess, start_redis, start_valkdb  # noqa: E402
 
-__all__ = ["ServerProcess", "start_redis", "start_valkdb", "load_strings", "rss_bytes", "pair"]
+__all__ = ["ServerProcess", "start_redis", "start_valkdb", "load_strings", "rss_bytes", "pair",
+           "encode", "run_pipelined"]
 
 
 def pair(valkdb_args: tuple[str, ...] = (), redis_args: tuple[str, ...] = ()):
@@ -39,3 +43,27 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def encode(*args: bytes) -> bytes:
+    return b"*%d\r\n%s" % (len(args), b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+
+
+def run_pipelined(sock: socket.socket, commands: list[bytes], batch: int = 500) -> float:
+    """Send the encoded commands `batch` at a time, read every reply; seconds taken."""
+    reader = hiredis.Reader()
+    start = time.perf_counter()
+    for first in range(0, len(commands), batch):
+        chunk = commands[first:first + batch]
+        sock.sendall(b"".join(chunk))
+        pending = len(chunk)
+        while pending:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise ConnectionError("server closed the connection")
+            reader.feed(data)
+            while pending and (reply := reader.gets()) is not False:
+                if isinstance(reply, hiredis.ReplyError):
+                    raise RuntimeError(f"error reply: {reply}")
+                pending -= 1
+    return time.perf_counter() - start

@@ -15,34 +15,8 @@ from __future__ import annotations
 import argparse
 import random
 import socket
-import time
 
-import hiredis
-from common import pair
-
-
-def encode(*args: bytes) -> bytes:
-    return b"*%d\r\n%s" % (len(args), b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
-
-
-def run_pipelined(sock: socket.socket, commands: list[bytes], batch: int = 500) -> float:
-    """Send the encoded commands `batch` at a time, read every reply; seconds taken."""
-    reader = hiredis.Reader()
-    start = time.perf_counter()
-    for first in range(0, len(commands), batch):
-        chunk = commands[first:first + batch]
-        sock.sendall(b"".join(chunk))
-        pending = len(chunk)
-        while pending:
-            data = sock.recv(1 << 20)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            reader.feed(data)
-            while pending and (reply := reader.gets()) is not False:
-                if isinstance(reply, hiredis.ReplyError):
-                    raise RuntimeError(f"error reply: {reply}")
-                pending -= 1
-    return time.perf_counter() - start
+from common import encode, pair, run_pipelined
 
 
 def fill(sock: socket.socket, key: bytes, size: int, rng: random.Random) -> None:

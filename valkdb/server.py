@@ -62,6 +62,7 @@ class Server:
         self.propagation = Propagation()
         self.blocking = Blocking(self.propagation)
         self.keyspace.set_on_expired(self._propagate_expired)
+        self.keyspace.set_on_blocked_key_gone(self.blocking.ready)
         self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
         self.expiry.paused = lambda: self.busy_script is not None  # nothing runs in a script
         # Set while some commands must be refused: loading, or writes after a disk error.

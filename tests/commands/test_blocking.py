@@ -66,32 +66,39 @@ def block(ctl: Peer, peer: Peer, *command: bytes) -> None:
 Scenario = Callable[[Peer, Callable[[], Peer]], list[bytes]]
 
 
-def _connect(port: int, peers: list[Peer]) -> Peer:
-    peers.append(Peer(port))
-    return peers[-1]
+def _connect(port: int, peers: list[Peer], protocol: int) -> Peer:
+    peer = Peer(port)
+    peers.append(peer)
+    if protocol == 3:
+        peer.call(b"HELLO", b"3")
+    return peer
+
+
+def run_on_both(ports: tuple[int, int], scenario: Scenario, protocol: int = 2) -> list[bytes]:
+    """Run a scenario on the server under test and on redis-server (ports in that order, each
+    flushed first, every client speaking RESP `protocol`); the transcript, once both are found
+    equal."""
+    transcripts = []
+    for port in ports:
+        peers: list[Peer] = []
+        connect = functools.partial(_connect, port, peers, protocol)
+        ctl = connect()
+        assert ctl.call(b"FLUSHALL") == b"+OK\r\n"
+        try:
+            transcripts.append(scenario(ctl, connect))
+            wait_blocked(ctl, 0)  # nobody left behind
+        finally:
+            for peer in peers:
+                peer.close()
+    ours, theirs = transcripts
+    assert ours == theirs
+    return ours
 
 
 @pytest.fixture
 def on_both(valkdb_server, redis_server):
-    """Run a scenario on valkdb and on redis-server (each flushed first); returns valkdb's
-    transcript once it has been found equal to redis-server's."""
-    def run(scenario: Scenario) -> list[bytes]:
-        transcripts = []
-        for port in (valkdb_server.port, redis_server.port):
-            peers: list[Peer] = []
-            connect = functools.partial(_connect, port, peers)
-            ctl = connect()
-            assert ctl.call(b"FLUSHALL") == b"+OK\r\n"
-            try:
-                transcripts.append(scenario(ctl, connect))
-                wait_blocked(ctl, 0)  # nobody left behind
-            finally:
-                for peer in peers:
-                    peer.close()
-        ours, theirs = transcripts
-        assert ours == theirs
-        return ours
-    return run
+    """run_on_both for valkdb and redis-server."""
+    return functools.partial(run_on_both, (valkdb_server.port, redis_server.port))
 
 
 def _array(*items: bytes) -> bytes:

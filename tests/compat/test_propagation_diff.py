@@ -15,6 +15,7 @@ and compared, step by step:
      SET ... PXAT <ms>): the deadline is compared as a placeholder, and the two servers'
      deadlines must be within STAMP_TOLERANCE_MS of each other (each computed from its own
      clock a few ms apart);
+   - XREADGROUP and XCLAIM log XCLAIM ... TIME <ms>: compared as a deadline is;
    - SPOP is logged as SREM of the members it popped: compare how many, not which (and each
      server's SREM must name the members its own reply returned);
    - after waiting for a deadline, whether the key was deleted by active expiry (a bare DEL) or
@@ -47,6 +48,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.compat.aof_stream import AofTail, format_commands, parse_commands
+from tests.compat.propagation_streams import ALWAYS_PROPAGATED_STREAMS, STREAMS
 from tests.compat.resp import RawConnection, bulk_value, elements, encode_command, read_reply
 from tests.support import ServerProcess, start_redis, start_valkdb
 from valkdb.persistence.rdb import function_payload
@@ -65,9 +67,9 @@ ALWAYS_PROPAGATED = frozenset((
     "lpush", "rpush", "lset",
     # the FUNCTION commands count a change whenever they succeed (functions.c: server.dirty++)
     "function|load", "function|delete", "function|flush", "function|restore",
-))
+)) | ALWAYS_PROPAGATED_STREAMS
 
-_CONTAINERS = frozenset(("function", "script", "config", "client", "object"))
+_CONTAINERS = frozenset(("function", "script", "config", "client", "object", "xgroup"))
 _ANNOTATION = re.compile(r"([-+!]) (.*)$", re.S)
 _ACTION = re.compile(r"([A-Z])([:<>])\s*(.*)$", re.S)
 _TEMPLATE = re.compile(r"\{(s|ms)([+-]\d+)\}")
@@ -382,6 +384,10 @@ def normalise(commands: list[list[bytes]], outcome: Outcome) -> tuple[list[tuple
         elif name == b"SET":
             for i in range(3, len(args) - 1):
                 if args[i].upper() == b"PXAT":
+                    args[i + 1] = stamp(args[i + 1])
+        elif name == b"XCLAIM":  # the delivery time of a claimed or read entry
+            for i in range(6, len(args) - 1):
+                if args[i].upper() == b"TIME":
                     args[i + 1] = stamp(args[i + 1])
         elif name == b"SREM" and outcome.random_pop:
             args[2:] = [b"<%d members>" % (len(args) - 2)]
@@ -828,7 +834,7 @@ CORPUS: dict[str, list[Step]] = {
                           ("hashes", HASHES), ("sets", SETS), ("zsets", ZSETS),
                           ("transactions", TRANSACTIONS), ("databases", DATABASES),
                           ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS),
-                          ("functions", FUNCTIONS))
+                          ("functions", FUNCTIONS), ("streams", STREAMS))
     for name, specs in cases.items()
 }
 

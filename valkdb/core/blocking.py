@@ -102,10 +102,10 @@ class Blocking:
             self.ready_keys.clear()
             for db, key in batch:
                 # A waiter that cannot be served from the key (it holds another type than the
-                # waiter's command pops) is passed over, as Redis does; the rest keep their turn.
+                # waiter's command pops, or nothing) is passed over, as Redis does; the rest
+                # keep their turn. Each waiter is asked even once the key is gone: an
+                # XREADGROUP answers an error then.
                 for waiter in list(db.blocked.get(key, ())):
-                    if db.lookup(key) is None:  # emptied: nobody else can be served from it
-                        break
                     reply = waiter.serve(key)
                     if reply is not None:
                         # Sent now, from this greenlet, as Redis sends it with the pusher's

@@ -35,6 +35,9 @@ class Context:
     id = 0
     name = b""
     addr = ""
+    # Redis's mustObeyClient: the AOF loader (and, later, a master link) replays effects that
+    # were already decided, so limits meant for clients (XADD's trimming LIMIT) do not apply.
+    obeys = False
 
     def __init__(self, server: Any, db: Database | None = None) -> None:
         self.server = server

@@ -151,6 +151,7 @@ def _load_aof(server: Server) -> bool:
     files = directory.sizes(manifest)
     total = sum(size for _, size in files)
     client = Context(server)  # Redis's fake AOF client
+    client.obeys = True
     done = 0
     for number, (info, size) in enumerate(files, 1):
         started = time.monotonic()

@@ -26,6 +26,8 @@ from typing import Any
 
 from gevent.lock import Semaphore
 
+from valkdb.store.stream import Stream
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -71,6 +73,10 @@ class Database:
         # Called with (db, key) for every key removed because its deadline passed, so a DEL
         # for it is propagated (as Redis propagates expiries); None when nobody listens.
         self.on_expired: Callable[[Database, bytes], None] | None = None
+        # Called with (db, key) when a key clients block on is deleted or overwritten: an
+        # XREADGROUP blocked on a stream that is gone must wake (Redis's dbGenericDelete and
+        # dbOverwrite signal the key as ready).
+        self.on_blocked_key_gone: Callable[[Database, bytes], None] | None = None
 
     def shard(self, key: bytes) -> Shard:
         return self.shards[hash(key) % self._n]
@@ -98,6 +104,8 @@ class Database:
     def store(self, key: bytes, value: Any) -> None:
         """Set key to value and drop any TTL, as SET does."""
         shard = self.shards[hash(key) % self._n]
+        if self.blocked and key in self.blocked and self.on_blocked_key_gone is not None:
+            self.on_blocked_key_gone(self, key)
         shard.data[key] = value
         if shard.expires:
             shard.expires.pop(key, None)
@@ -121,6 +129,8 @@ class Database:
         shard.expires.pop(key, None)
         shard.deletions += 1
         self.changes.dirty += 1
+        if self.blocked and key in self.blocked and self.on_blocked_key_gone is not None:
+            self.on_blocked_key_gone(self, key)
         if self.watched:
             self.signal(key)
         return True
@@ -162,6 +172,11 @@ class Database:
         self.changes.dirty += count
         if self.watched:
             self.signal(key)
+
+    def count_changes(self, count: int = 1) -> None:
+        """Changes that propagate but that no key observer sees: Redis's server.dirty++
+        without signalModifiedKey (a consumer group's state: WATCH does not fire)."""
+        self.changes.dirty += count
 
     def signal(self, key: bytes) -> None:
         """The key changed: a transaction WATCHing it will not run (Redis's signalModifiedKey).
@@ -214,6 +229,7 @@ class Database:
         """Empty the database shard by shard, yielding control points between shards."""
         if self.watched:
             self.signal_existing()
+        self._signal_lost_streams(None)
         for shard in self.shards:
             with shard.lock:
                 self.changes.dirty += len(shard.data)
@@ -227,8 +243,21 @@ class Database:
             for key in list(db.watched):
                 if self.lookup(key) is not None or other.lookup(key) is not None:
                     db.signal(key)
+        self._signal_lost_streams(other)
+        other._signal_lost_streams(self)
         self.shards, other.shards = other.shards, self.shards
         self.changes.dirty += 1
+
+    def _signal_lost_streams(self, replaced_with: Database | None) -> None:
+        """A flush or swap is about to replace this database's data: a client blocked here
+        on a stream that will be gone (or no stream) must wake, as Redis's
+        scanDatabaseForDeletedStreams makes XREADGROUP answer."""
+        if not self.blocked or self.on_blocked_key_gone is None:
+            return
+        for key in list(self.blocked):
+            if type(self.lookup(key)) is Stream and (
+                    replaced_with is None or type(replaced_with.lookup(key)) is not Stream):
+                self.on_blocked_key_gone(self, key)
 
     def random_key(self) -> bytes | None:
         """A live key chosen at random (weighted by shard size), or None when there is none.
@@ -290,6 +319,10 @@ class Keyspace:
     def set_on_expired(self, hook: Callable[[Database, bytes], None] | None) -> None:
         for db in self.dbs:
             db.on_expired = hook
+
+    def set_on_blocked_key_gone(self, hook: Callable[[Database, bytes], None]) -> None:
+        for db in self.dbs:
+            db.on_blocked_key_gone = hook
 
     def __len__(self) -> int:
         return len(self.dbs)
