@@ -71,7 +71,8 @@ STREAMS: dict[str, list[str | tuple[str, ...]]] = {
         "+ XAUTOCLAIM s g c2 0 0 JUSTID", "+ XDEL s 3-1", "+ XAUTOCLAIM s g c3 0 0",
         "! XAUTOCLAIM s g c 0 0 COUNT 0", "! XAUTOCLAIM s nog c 0 0"],
     "streams in a transaction and a script": [
-        "- MULTI", "- XADD s 1-1 f v", "- XGROUP CREATE s g 0", "- XREADGROUP GROUP g c STREAMS s >",
+        "- MULTI", "- XADD s 1-1 f v", "- XGROUP CREATE s g 0",
+        "- XREADGROUP GROUP g c STREAMS s >",
         "+ EXEC", "+ EVAL \"redis.call('XADD', KEYS[1], '2-1', 'f', 'v') "
         "return redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', KEYS[1], '>')\" 1 s"],
 }

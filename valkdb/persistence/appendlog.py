@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -49,6 +49,7 @@ from valkdb.persistence.aof import (
 )
 from valkdb.persistence.snapshots import dump_keyspace, remove_file
 from valkdb.protocol.encoder import format_double
+from valkdb.store.stream import Stream, format_id
 from valkdb.store.types import Hash, List, Set, ZSet
 
 if TYPE_CHECKING:
@@ -422,7 +423,8 @@ class AppendLog:
 def dump_commands(path: str, keyspace: Keyspace, functions: Iterable[bytes] = ()) -> None:
     """The dataset as commands that rebuild it (aof-use-rdb-preamble no): a FUNCTION LOAD per
     function library first (rewriteFunctions), then a SELECT per database, up to 64 items per
-    command, deadlines as PEXPIREAT (rewriteAppendOnlyFileRio)."""
+    command (streams: one XADD per entry, then their groups, see _stream_commands), deadlines
+    as PEXPIREAT (rewriteAppendOnlyFileRio)."""
     with open(path, "wb") as f:
         out = [encode_command([b"FUNCTION", b"LOAD", code]) for code in functions]
         for db in keyspace.dbs:
@@ -446,6 +448,12 @@ def dump_commands(path: str, keyspace: Keyspace, functions: Iterable[bytes] = ()
                     elif kind is ZSet:
                         _batched(out, b"ZADD", key, [x for score, member in value.ordered
                                                      for x in (format_double(score), member)], 2)
+                    elif kind is Stream:
+                        for command in _stream_commands(key, value):
+                            out.append(command)
+                            if len(out) >= 1024:
+                                f.write(b"".join(out))
+                                out.clear()
                     deadline = deadline_of(key)
                     if deadline is not None:
                         out.append(encode_command([b"PEXPIREAT", key, b"%d" % deadline]))
@@ -455,6 +463,31 @@ def dump_commands(path: str, keyspace: Keyspace, functions: Iterable[bytes] = ()
         f.write(b"".join(out))
         f.flush()
         os.fsync(f.fileno())
+
+
+def _stream_commands(key: bytes, stream: Stream) -> Iterator[bytes]:
+    """rewriteStreamObject: an XADD per entry (for an empty stream, XADD MAXLEN 0 of a dummy
+    entry 0-1), XSETID with the counters, then per group XGROUP CREATE ... ENTRIESREAD, and per
+    consumer an XCLAIM ... FORCE per pending entry (XGROUP CREATECONSUMER when it has none)."""
+    if stream.entries:
+        for entry_id, flat in stream.entries.items():
+            yield encode_command([b"XADD", key, format_id(entry_id), *flat])
+    else:
+        yield encode_command([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
+    yield encode_command([b"XSETID", key, format_id(stream.last_id), b"ENTRIESADDED",
+                          b"%d" % stream.entries_added, b"MAXDELETEDID",
+                          format_id(stream.max_deleted_id)])
+    for name, group in stream.groups.items():
+        yield encode_command([b"XGROUP", b"CREATE", key, name, format_id(group.last_id),
+                              b"ENTRIESREAD", b"%d" % group.entries_read])
+        for consumer_name, consumer in group.consumers.items():
+            if not consumer.pel:
+                yield encode_command([b"XGROUP", b"CREATECONSUMER", key, name, consumer_name])
+            for entry_id, nack in consumer.pel.items():
+                yield encode_command([
+                    b"XCLAIM", key, name, consumer_name, b"0", format_id(entry_id), b"TIME",
+                    b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count,
+                    b"JUSTID", b"FORCE"])
 
 
 def _batched(out: list[bytes], name: bytes, key: bytes, items: list[bytes], width: int = 1) -> None:

@@ -3,14 +3,15 @@
 Writing (`write_rdb`) uses the simplest encodings Redis 7.0 loads, each verified against
 redis-server 7.0.15: strings as type 0 (integer-encoded when the bytes are a canonical integer
 that fits in 32 bits, as rdbTryIntegerEncoding; no LZF), lists as type 1, sets 2, hashes 4,
-sorted sets 5 (8-byte doubles). Redis converts them to its compact encodings on load.
+sorted sets 5 (8-byte doubles). Redis converts them to its compact encodings on load. Streams
+have one encoding, written as Redis 7.0 writes it: type 19, listpack nodes (rdb_stream.py).
 
 Reading (`RDBReader`) accepts every encoding Redis writes or has written since RDB version 1:
 plain, ziplist, zipmap, intset, listpack, quicklist v1 and v2 (PLAIN nodes too), int-encoded and
-LZF-compressed strings, string and binary doubles. It sets valkdb's encoding flags the way 7.0
-converts on load (rdbLoadObject): a plain hash, set or sorted set takes the compact encoding when
-it fits the limits; a compact one turns into a hashtable / skiplist only when it has too many
-entries (zipmaps also when a value is too long).
+LZF-compressed strings, string and binary doubles, streams (types 15 and 19). It sets valkdb's
+encoding flags the way 7.0 converts on load (rdbLoadObject): a plain hash, set or sorted set
+takes the compact encoding when it fits the limits; a compact one turns into a hashtable /
+skiplist only when it has too many entries (zipmaps also when a value is too long).
 
 Both sides are built for a million keys: output is joined into ~64 KiB chunks, input is read in
 1 MiB chunks with the short-string case decoded inline, and the CRC64 is computed chunk by
@@ -31,6 +32,14 @@ from typing import Any, BinaryIO
 from valkdb import REDIS_VERSION
 from valkdb.persistence import lzf
 from valkdb.persistence.crc64 import crc64
+from valkdb.persistence.rdb_stream import (
+    TYPE_STREAM_LISTPACKS,
+    TYPE_STREAM_LISTPACKS_2,
+    load_stream,
+    stream_payload,
+)
+from valkdb.persistence.rdbcodec import RDBError, encode_length, encode_string, listpack_entries
+from valkdb.store.stream import Stream
 from valkdb.store.types import Hash, List, Set, ZSet
 
 RDB_VERSION = 10
@@ -64,7 +73,7 @@ _SHORT_READ = "Short read or OOM loading DB. Unrecoverable error, aborting now."
 _READ_CHUNK = 1 << 20
 _WRITE_CHUNK = 1 << 16
 _MODULE_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_UNSUPPORTED_TYPES = (6, 7, 15, 19)  # modules and streams
+_UNSUPPORTED_TYPES = (6, 7)  # modules
 _QUICKLIST_PLAIN = 1
 _QUICKLIST_PACKED = 2
 # A compact encoding read from the file keeps its entries as they are: the conversion is
@@ -81,50 +90,7 @@ _EXPIRE_MS = struct.Struct("<Bq")
 _CHECKSUM = struct.Struct("<Q")
 
 
-class RDBError(Exception):
-    """A corrupt or unsupported file; str() is a log-ready message.
-
-    records() fills in where it happened, for check_rdb's report: the file offset, what it was
-    doing (redis-check-rdb's words), and the key and type being read, if any."""
-
-    offset = 0
-    doing = "start"
-    key: bytes | None = None
-    key_type = -1
-
-
 # -- writing ------------------------------------------------------------------------------------
-
-_SHORT_LENGTHS = [bytes((n,)) for n in range(64)] + [
-    bytes((0x40 | n >> 8, n & 0xFF)) for n in range(64, 1 << 14)]
-
-
-def encode_length(n: int) -> bytes:
-    """rdbSaveLen: 6 or 14 bits, else a 32- or 64-bit big-endian number after a marker byte."""
-    if n < 1 << 14:
-        return _SHORT_LENGTHS[n]
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
-
-
-def encode_string(data: bytes) -> bytes:
-    """rdbSaveRawString without compression: a canonical 32-bit integer as INT8/16/32."""
-    size = len(data)
-    if size <= 11:
-        digits = data[1:] if data[:1] == b"-" else data
-        if digits.isdigit() and (digits[0] != 0x30 or size == 1):
-            value = int(data)
-            if -0x80 <= value <= 0x7F:
-                return b"\xc0" + _INT8.pack(value)
-            if -0x8000 <= value <= 0x7FFF:
-                return b"\xc1" + _INT16.pack(value)
-            if -0x80000000 <= value <= 0x7FFFFFFF:
-                return b"\xc2" + _INT32.pack(value)
-    if size < 1 << 14:
-        return _SHORT_LENGTHS[size] + data
-    return encode_length(size) + data
-
 
 def _list_payload(value: List) -> bytes:
     # Elements are stored as RESP bulk strings: the data sits between the header and the CRLF.
@@ -162,6 +128,7 @@ _ENCODERS: dict[type, tuple[bytes, Callable[[Any], bytes]]] = {
     Set: (bytes((_TYPE_SET,)), _set_payload),
     Hash: (bytes((_TYPE_HASH,)), _hash_payload),
     ZSet: (bytes((_TYPE_ZSET_2,)), _zset_payload),
+    Stream: (bytes((TYPE_STREAM_LISTPACKS_2,)), stream_payload),
 }
 
 
@@ -263,64 +230,6 @@ def function_payload_codes(payload: bytes) -> Iterator[bytes]:
 
 
 # -- decoding the compact encodings ---------------------------------------------------------------
-
-def _listpack_backlen_size(length: int) -> int:
-    """lpEncodeBacklen: how many bytes follow an entry of `length` bytes to give its length."""
-    if length <= 127:
-        return 1
-    if length < 16383:
-        return 2
-    if length < 2097151:
-        return 3
-    if length < 268435455:
-        return 4
-    return 5
-
-
-def listpack_entries(blob: bytes, failure: str) -> list[bytes]:
-    """A listpack's entries (listpack.c), integers as decimal strings; RDBError(failure) if
-    the blob is malformed."""
-    size = len(blob)
-    end = size - 1
-    if size < 7 or _UINT32.unpack_from(blob)[0] != size or blob[end] != 0xFF:
-        raise RDBError(failure)
-    entries: list[bytes] = []
-    append = entries.append
-    i = 6
-    while i < end:
-        first = blob[i]
-        if first < 0x80:  # 7-bit unsigned integer
-            append(b"%d" % first)
-            i += 2
-            continue
-        if first < 0xC0:  # string up to 63 bytes
-            start = i + 1
-            stop = start + (first & 0x3F)
-        elif first < 0xE0:  # 13-bit signed integer
-            value = (first & 0x1F) << 8 | blob[i + 1]
-            append(b"%d" % (value - 8192 if value >= 4096 else value))
-            i += 3
-            continue
-        elif first < 0xF0:  # string up to 4095 bytes
-            start = i + 2
-            stop = start + ((first & 0x0F) << 8 | blob[i + 1])
-        elif first == 0xF0:  # string with a 32-bit length
-            start = i + 5
-            stop = start + int.from_bytes(blob[i + 1:start], "little")
-        elif first <= 0xF4:  # 16, 24, 32 or 64-bit signed integer
-            width = (2, 3, 4, 8)[first - 0xF1]
-            append(b"%d" % int.from_bytes(blob[i + 1:i + 1 + width], "little", signed=True))
-            i += 2 + width
-            continue
-        else:
-            raise RDBError(failure)
-        append(blob[start:stop])
-        i = stop + _listpack_backlen_size(stop - i)
-    count = blob[4] | blob[5] << 8
-    if i != end or (count != 65535 and count != len(entries)):
-        raise RDBError(failure)
-    return entries
-
 
 _ZIPLIST_INTEGER_WIDTHS = {0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1}
 
@@ -446,7 +355,8 @@ class RDBReader:
             5: self._zset_v2, 9: self._hash_zipmap, 10: self._list_ziplist,
             11: self._set_intset, 12: self._zset_ziplist, 13: self._hash_ziplist,
             14: self._quicklist, 16: self._hash_listpack, 17: self._zset_listpack,
-            18: self._quicklist_v2,
+            18: self._quicklist_v2, TYPE_STREAM_LISTPACKS: self._stream_v1,
+            TYPE_STREAM_LISTPACKS_2: self._stream_v2,
         }
 
     @property
@@ -685,15 +595,19 @@ class RDBReader:
         failure = "Zset listpack integrity check failed."
         return self._compact_zset(listpack_entries(self._string(), failure), failure)
 
+    def _stream_v1(self) -> Stream:
+        return load_stream(self._length, self._string, self._read, TYPE_STREAM_LISTPACKS)
+
+    def _stream_v2(self) -> Stream:
+        return load_stream(self._length, self._string, self._read, TYPE_STREAM_LISTPACKS_2)
+
     def _unsupported(self, type_byte: int) -> RDBError:
         """The error for a type valkdb cannot hold, once its key has been read."""
         if type_byte == 6:
             return RDBError("Pre-release module format not supported")
-        if type_byte == 7:
-            module = _module_type_name(self._length())
-            return RDBError("The RDB file contains module data I can't load: no matching "
-                            f"module type '{module}' (modules are not supported by valkdb)")
-        return RDBError("The RDB file contains a stream: streams are not supported by valkdb")
+        module = _module_type_name(self._length())
+        return RDBError("The RDB file contains module data I can't load: no matching "
+                        f"module type '{module}' (modules are not supported by valkdb)")
 
     def records(self) -> Iterator[tuple[int, bytes, Any, int | None]]:
         """(db_index, key, value, deadline_ms or None) for every key in file order, expired

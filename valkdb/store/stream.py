@@ -102,7 +102,7 @@ class Node:
         self.deleted = 0
         self.last = master  # the last entry's ID, a tombstone or not
         # Listpack bytes other than the two counters: header, master entry, entries.
-        self.body = 7 + lp_int_size(len(fields)) + sum(map(lp_size, fields)) + 1
+        self.body = 7 + lp_int_size(len(fields)) + sum(map(lp_size, fields)) + 2
 
     def nbytes(self) -> int:
         return self.body + lp_int_size(self.live) + lp_int_size(self.deleted)
