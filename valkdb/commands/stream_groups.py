@@ -16,7 +16,6 @@ from valkdb.commands.keys import help_reply
 from valkdb.commands.stream_reads import propagate_claim, propagate_group_id
 from valkdb.commands.streams import (
     c_text,
-    entry_reply,
     get_stream,
     interval_id,
     parse_id,
@@ -296,7 +295,7 @@ def _transfer(group: Group, entry_id: int, nack: Nack, consumer: Consumer) -> No
 
 
 def _claimed_reply(stream: Stream, entry_id: int, justid: bool) -> bytes:
-    return bulk(format_id(entry_id)) if justid else entry_reply(entry_id, stream.entries[entry_id])
+    return bulk(format_id(entry_id)) if justid else stream.get(entry_id)  # type: ignore[return-value]
 
 
 def _xclaim_options(argv: list[bytes], first: int, now: int,
@@ -359,7 +358,7 @@ def xclaim(c: Context, argv: list[bytes]) -> bytes:
     replies = []
     for id_arg, entry_id in zip(argv[5:], ids, strict=False):
         nack = group.pel.get(entry_id)
-        if entry_id not in stream.entries:
+        if entry_id not in stream:
             if nack is not None:  # the entry is gone: so goes its PEL entry
                 propagate_claim(c, key, group_name, id_arg, nack, group)
                 propagate_last_id = False
@@ -428,7 +427,7 @@ def xautoclaim(c: Context, argv: list[bytes]) -> bytes:
         entry_id = candidates[at]
         at += 1
         nack = group.pel[entry_id]
-        if entry_id not in stream.entries:
+        if entry_id not in stream:
             id_text = format_id(entry_id)
             propagate_claim(c, key, group_name, id_text, nack, group)
             c.db.count_changes()

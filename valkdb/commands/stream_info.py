@@ -12,12 +12,12 @@ from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.commands.keys import help_reply
 from valkdb.commands.stream_groups import no_such_group, subcommand_syntax
-from valkdb.commands.streams import entries_reply, entry_reply, get_stream
+from valkdb.commands.streams import get_stream, range_reply
 from valkdb.core.context import Context
 from valkdb.core.registry import command, container
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import bulk, integer
-from valkdb.store.stream import INVALID_ENTRIES_READ, Group, Stream, format_id, mstime
+from valkdb.store.stream import INVALID_ENTRIES_READ, MAX_ID, Group, Stream, format_id, mstime
 
 XINFO = container("xinfo")
 
@@ -110,18 +110,18 @@ def xinfo_stream(c: Context, argv: list[bytes]) -> bytes:
         _field(b"recorded-first-entry-id", bulk(format_id(stream.first_id))),
     ]
     if not full:
-        entries = stream.entries
+        first, last = stream.first_entry(), stream.last_entry()
         null = c.resp.null
         fields += [
             _field(b"groups", integer(len(stream.groups))),
-            _field(b"first-entry", entry_reply(*entries.peekitem(0)) if entries else null),
-            _field(b"last-entry", entry_reply(*entries.peekitem(-1)) if entries else null),
+            _field(b"first-entry", null if first is None else first[1]),
+            _field(b"last-entry", null if last is None else last[1]),
         ]
     else:
         groups = [_full_group(c, stream, name, group, count)
                   for name, group in stream.groups.items()]
         fields += [
-            _field(b"entries", entries_reply(stream.range(0, (1 << 128) - 1, count))),
+            _field(b"entries", range_reply(stream, 0, MAX_ID, count)),
             _field(b"groups", b"*%d\r\n%s" % (len(groups), b"".join(groups))),
         ]
     return c.resp.map(fields)

@@ -19,7 +19,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.args import to_int
-from valkdb.commands.streams import c_text, entry_reply, get_stream, strict_id
+from valkdb.commands.streams import c_text, get_stream, range_reply, strict_id
 from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
@@ -79,14 +79,14 @@ def _reading_consumer(c: Context, key: bytes, group_name: bytes, group: Group, n
 def deliver(c: Context, key: bytes, stream: Stream, group_name: bytes, group: Group,
             consumer: Consumer, start: int, count: int, noack: bool) -> bytes:
     """streamReplyWithRange with a group: new entries from start, into the PEL unless NOACK."""
-    found = stream.range(start, MAX_ID, count)
+    found = stream.scan(start, MAX_ID, count)
     moved = False
     now = mstime()
     parts = []
-    for entry_id, flat in found:
+    for entry_id, encoded in found:
         if stream.advance_group(group, entry_id) and noack:
             moved = True
-        parts.append(entry_reply(entry_id, flat))
+        parts.append(encoded)
         if noack:
             continue
         nack = group.pel.get(entry_id)
@@ -111,11 +111,11 @@ def _history(c: Context, stream: Stream, consumer: Consumer, start: int, count: 
     for entry_id in consumer.pel.irange(minimum=start):
         if count and len(parts) == count:
             break
-        flat = stream.entries.get(entry_id)
-        if flat is None:
+        encoded = stream.get(entry_id)
+        if encoded is None:
             parts.append(b"*2\r\n" + bulk(format_id(entry_id)) + c.resp.null_array)
             continue
-        parts.append(entry_reply(entry_id, flat))
+        parts.append(encoded)
         nack = consumer.pel[entry_id]
         nack.delivery_time = now
         nack.delivery_count += 1
@@ -225,15 +225,13 @@ def _serve_now(c: Context, read: _Read) -> list[bytes]:
             continue
         gt = read.ids[index]
         if read.group_name is None:
-            if stream.entries and stream.last_valid_id() > gt:
-                found = stream.range(gt + 1, MAX_ID, read.count)
-                served.append(_keyed(c, key, b"*%d\r\n%s" % (
-                    len(found), b"".join([entry_reply(i, f) for i, f in found]))))
+            if stream.length and stream.last_valid_id() > gt:
+                served.append(_keyed(c, key, range_reply(stream, gt + 1, MAX_ID, read.count)))
             continue
         group = read.groups[index]
         history = gt != MAX_ID
         if not history:
-            if not (stream.entries and stream.last_valid_id() > group.last_id):
+            if not (stream.length and stream.last_valid_id() > group.last_id):
                 continue
             gt = group.last_id
         consumer = _reading_consumer(c, key, read.group_name, group, read.consumer_name,
@@ -271,8 +269,7 @@ def _waiting(c: Context, read: _Read) -> Any:
         if stream.last_id <= gt:
             return None
         if group is None or group_name is None:
-            found = stream.range(gt + 1, MAX_ID, count)
-            entries = b"*%d\r\n%s" % (len(found), b"".join([entry_reply(i, f) for i, f in found]))
+            entries = range_reply(stream, gt + 1, MAX_ID, count)
         else:
             consumer = _reading_consumer(c, key, group_name, group, read.consumer_name,
                                          read.noack)

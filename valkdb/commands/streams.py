@@ -18,7 +18,7 @@ from valkdb.commands.args import to_int
 from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
-from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, bulk, bulk_array, integer
+from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, bulk, integer
 from valkdb.store.stream import MAX_ID, SEQ_BITS, SEQ_MASK, Stream, format_id, make_id, mstime
 
 _UINT64_MAX = (1 << 64) - 1
@@ -125,12 +125,15 @@ def get_stream(db: Any, key: bytes) -> Stream | None:
     return value
 
 
-def entry_reply(entry_id: int, flat: tuple[bytes, ...]) -> bytes:
-    return b"*2\r\n" + bulk(format_id(entry_id)) + bulk_array(flat)  # type: ignore[arg-type]
+def entries_reply(found: list[tuple[int, bytes]]) -> bytes:
+    """An array of entries, each (ID, its reply) as Stream.scan gives them."""
+    return b"*%d\r\n%s" % (len(found), b"".join([encoded for _, encoded in found]))
 
 
-def entries_reply(found: list[tuple[int, tuple[bytes, ...]]]) -> bytes:
-    return b"*%d\r\n%s" % (len(found), b"".join([entry_reply(i, f) for i, f in found]))
+def range_reply(stream: Stream, start: int, end: int, count: int = 0) -> bytes:
+    """The entries start <= ID <= end, oldest first, at most count (0: all)."""
+    n, data = stream.reply_range(start, end, count)
+    return b"*%d\r\n%s" % (n, data)
 
 
 def c_text(arg: bytes) -> bytes:
@@ -282,8 +285,8 @@ def xadd(c: Context, argv: list[bytes]) -> bytes:
         db.store(key, stream)
     else:
         db.modified(key)
-    stream.append(new_id, flat, config.stream_node_max_bytes, config.stream_node_max_entries)
-    reply_id = format_id(new_id)
+    reply_id = stream.append(new_id, flat, config.stream_node_max_bytes,
+                             config.stream_node_max_entries)
     logged = list(argv)
     if args.trims:
         _trim(stream, args)
@@ -338,7 +341,9 @@ def _xrange(c: Context, argv: list[bytes], rev: bool) -> bytes:
         return EMPTY_ARRAY
     if count == 0:
         return c.resp.null_array
-    return entries_reply(stream.range(start, end, max(count, 0), rev))
+    if rev:
+        return entries_reply(stream.scan(start, end, max(count, 0), rev=True))
+    return range_reply(stream, start, end, max(count, 0))
 
 
 @command("xrange")
@@ -366,10 +371,8 @@ def xdel(c: Context, argv: list[bytes]) -> bytes:
             stream.max_deleted_id = max(stream.max_deleted_id, entry_id)
             deleted += 1
     if deleted:
-        if not stream.entries:
-            stream.first_id = 0
-        elif first_deleted:
-            stream.first_id = stream.entries.peekitem(0)[0]
+        if first_deleted or not stream.length:
+            stream.refresh_first()
         c.db.modified(key, deleted)
     return integer(deleted)
 
@@ -396,7 +399,7 @@ def xsetid(c: Context, argv: list[bytes]) -> bytes:
     stream = get_stream(c.db, argv[1])
     if stream is None:
         return errors.NO_SUCH_KEY
-    if stream.entries:
+    if stream.length:
         if new_last < stream.last_valid_id():
             return _SETID_SMALL
         if entries_added != -1 and len(stream) > entries_added:

@@ -469,8 +469,8 @@ def _stream_commands(key: bytes, stream: Stream) -> Iterator[bytes]:
     """rewriteStreamObject: an XADD per entry (for an empty stream, XADD MAXLEN 0 of a dummy
     entry 0-1), XSETID with the counters, then per group XGROUP CREATE ... ENTRIESREAD, and per
     consumer an XCLAIM ... FORCE per pending entry (XGROUP CREATECONSUMER when it has none)."""
-    if stream.entries:
-        for entry_id, flat in stream.entries.items():
+    if stream.length:
+        for entry_id, flat in stream.items():
             yield encode_command([b"XADD", key, format_id(entry_id), *flat])
     else:
         yield encode_command([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])

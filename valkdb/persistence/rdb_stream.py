@@ -10,23 +10,12 @@ seen-time, their PEL's IDs, resolved against the group's).
 A node's listpack (t_stream.c, streamAppendItem) starts with a master entry: live count,
 deleted count, the master fields and a 0. Each entry then holds flags (DELETED, SAMEFIELDS),
 its ID as ms / seq deltas from the master ID, the field count and fields unless SAMEFIELDS,
-the values, and the number of elements it took. Loading keeps the live entries in
-`Stream.entries` and each node's shape in a `Node`: master ID and fields, live and deleted
-counts, its last ID (a tombstone's too) and its exact listpack size, so that the XADDs that
-follow open new nodes where Redis would.
+the values, and the number of elements it took.
 
-Saving: valkdb keeps no data of deleted entries, so a node is written with its live entries
-and at most two tombstones, written only to keep the node's edges: one at the master ID when
-the node's first entry is gone (a node's first entry is always its master ID in Redis) and one
-at the node's last ID when its last entry is gone. The tombstones' values are empty strings
-(no command ever reads a tombstone's values) and the master entry counts exactly what was
-written (deleted is 0, 1 or 2). What that keeps, in redis-server and in valkdb after a load:
-every node (XINFO's radix-tree figures), each node's live count and first / last IDs (what
-XTRIM's whole-node decisions and the propagated MINID of an approximate trim read), and no
-listpack without entries (Redis never writes one, and its XTRIM MINID reads an unset ID on
-one). What it loses: the tombstones inside a node, so a node that had some is smaller and
-holds fewer entries than in Redis and the next XADDs may fill the tail node further before
-opening a new one. XINFO STREAM FULL, XRANGE, XPENDING and the groups are not affected.
+Loading and saving keep every node as it is, tombstones (deleted entries, which Redis keeps in
+their listpack until the node goes) included: a node holds the same entries, the same counts
+and the same listpack size in both servers, so the XADDs that follow open new nodes where
+Redis would, and `~` trims remove the same nodes.
 """
 
 from __future__ import annotations
@@ -54,6 +43,9 @@ from valkdb.store.stream import (
     Nack,
     Node,
     Stream,
+    decode_entry,
+    encode_entry,
+    format_id,
     lp_int_size,
 )
 
@@ -63,8 +55,6 @@ TYPE_STREAM_LISTPACKS_2 = 19
 _INT64 = struct.Struct("<q")
 _U64 = (1 << 64) - 1
 _LISTPACK_FAILURE = "Stream listpack integrity check failed."
-_TOMBSTONE = FLAG_DELETED | FLAG_SAMEFIELDS
-_EMPTY_VALUE = listpack_string(b"")
 
 
 def _signed(value: int) -> int:
@@ -81,7 +71,7 @@ def load_stream(length: Callable[[], int], string: Callable[[], bytes],
     rioRead), type 15 or 19."""
     stream = Stream()
     nodes = stream.nodes
-    pairs: list[tuple[int, tuple[bytes, ...]]] = []
+    live: list[int] = []  # the live entries' IDs
     previous_last = -1
     for _ in range(length()):
         key = string()
@@ -89,14 +79,14 @@ def load_stream(length: Callable[[], int], string: Callable[[], bytes],
             raise RDBError("Stream node key entry is not the size of a stream ID")
         blob = string()
         master = int.from_bytes(key, "big")
-        node = _load_node(master, blob, pairs)
+        node = _load_node(master, blob, live)
         if master in nodes:
             raise RDBError("Listpack re-added with existing key")
         if master <= previous_last:  # nodes come in ID order and never overlap
             raise RDBError(_LISTPACK_FAILURE)
         nodes[master] = node
         previous_last = node.last
-    stream.entries.update(pairs)
+    stream.length = len(live)
     count = length()
     stream.last_id = _load_id(length)
     if rdb_type == TYPE_STREAM_LISTPACKS_2:
@@ -105,8 +95,8 @@ def load_stream(length: Callable[[], int], string: Callable[[], bytes],
         stream.entries_added = length()
     else:  # what Redis 7.0 sets for a stream from an older file
         stream.entries_added = count
-        stream.first_id = pairs[0][0] if pairs else MAX_ID
-    if count != len(pairs):  # Redis only notices a length without any node
+        stream.first_id = live[0] if live else MAX_ID
+    if count != len(live):  # Redis only notices a length without any node
         raise RDBError("Stream length inconsistent with rax entries")
     for _ in range(length()):
         _load_group(stream, length, string, read, rdb_type)
@@ -118,8 +108,8 @@ def _load_id(length: Callable[[], int]) -> int:
     return ms << SEQ_BITS | length()
 
 
-def _load_node(master: int, blob: bytes, pairs: list[tuple[int, tuple[bytes, ...]]]) -> Node:
-    """One listpack: its live entries go to pairs, its shape is returned."""
+def _load_node(master: int, blob: bytes, live_ids: list[int]) -> Node:
+    """One listpack as a Node, tombstones included; its live entries' IDs go to live_ids."""
     elements = listpack_entries(blob, _LISTPACK_FAILURE)
     if not elements:
         raise RDBError("Empty listpack inside stream")
@@ -133,7 +123,8 @@ def _load_node(master: int, blob: bytes, pairs: list[tuple[int, tuple[bytes, ...
         master_ms, master_seq = master >> SEQ_BITS, master & SEQ_MASK
         end = len(elements)
         live = dead = 0
-        last = previous = master - 1
+        previous = master - 1
+        entries: list[tuple[int, tuple[bytes, ...], bool]] = []
         while at < end:
             flags = int(elements[at])
             entry_id = ((master_ms + int(elements[at + 1])) & _U64) << SEQ_BITS | (
@@ -156,20 +147,23 @@ def _load_node(master: int, blob: bytes, pairs: list[tuple[int, tuple[bytes, ...
             if int(elements[at]) != parts or entry_id <= previous:
                 raise RDBError(_LISTPACK_FAILURE)
             at += 1
-            if flags & FLAG_DELETED:
+            deleted_entry = bool(flags & FLAG_DELETED)
+            if deleted_entry:
                 dead += 1
             else:
                 live += 1
-                pairs.append((entry_id, tuple(flat)))
-            last = previous = entry_id
+                live_ids.append(entry_id)
+            entries.append((entry_id, tuple(flat), deleted_entry))
+            previous = entry_id
     except (ValueError, IndexError):
         raise RDBError(_LISTPACK_FAILURE) from None
     if live != count or dead != deleted:
         raise RDBError(_LISTPACK_FAILURE)
     node = Node(master, fields)
-    node.live = live
-    node.deleted = dead
-    node.last = max(last, master)
+    for index, (entry_id, flat_entry, deleted_entry) in enumerate(entries):
+        node.add_entry(entry_id, flat_entry, encode_entry(format_id(entry_id), flat_entry))
+        if deleted_entry:
+            node.mark_deleted(index)
     node.body = len(blob) - lp_int_size(count) - lp_int_size(deleted)
     return node
 
@@ -220,11 +214,9 @@ def stream_payload(stream: Stream) -> bytes:
     """rdbSaveObject's OBJ_STREAM part (type 19)."""
     nodes = stream.nodes
     parts = [encode_length(len(nodes))]
-    masters = list(nodes)
-    for index, master in enumerate(masters):
-        end = masters[index + 1] - 1 if index + 1 < len(masters) else MAX_ID
+    for master, node in nodes.items():
         parts.append(encode_string(master.to_bytes(16, "big")))
-        parts.append(encode_string(_node_listpack(stream, nodes[master], end)))
+        parts.append(encode_string(_node_listpack(node)))
     parts.append(encode_length(len(stream)))
     for entry_id in (stream.last_id, stream.first_id, stream.max_deleted_id):
         parts += (encode_length(entry_id >> SEQ_BITS), encode_length(entry_id & SEQ_MASK))
@@ -246,42 +238,27 @@ def stream_payload(stream: Stream) -> bytes:
     return b"".join(parts)
 
 
-def _node_listpack(stream: Stream, node: Node, end: int) -> bytes:
-    """The node's listpack: master entry, its live entries and the edge tombstones it needs."""
-    entries = stream.entries
-    ids = list(entries.irange(node.master, end))
-    head = not ids or ids[0] != node.master
-    tail = node.last > (ids[-1] if ids else node.master)
+def _node_listpack(node: Node) -> bytes:
+    """The node's listpack: master entry, then every entry, its tombstones included."""
     fields = node.fields
     field_count = len(fields)
     integer, string = listpack_integer, listpack_string
-    elements = [integer(len(ids)), integer(head + tail), integer(field_count)]
+    elements = [integer(node.live), integer(node.deleted), integer(field_count)]
     elements += map(string, fields)
     elements.append(integer(0))
     master_ms, master_seq = node.master >> SEQ_BITS, node.master & SEQ_MASK
     same_parts = integer(field_count + 3)  # flags, ms and seq deltas, the values
-
-    def delta(entry_id: int) -> tuple[bytes, bytes]:
-        return (integer(_signed((entry_id >> SEQ_BITS) - master_ms)),
-                integer(_signed((entry_id & SEQ_MASK) - master_seq)))
-
-    def tombstone(entry_id: int) -> None:
-        elements.extend((integer(_TOMBSTONE), *delta(entry_id)))
-        elements.extend([_EMPTY_VALUE] * field_count)
-        elements.append(same_parts)
-
-    if head:
-        tombstone(node.master)
-    for entry_id in ids:
-        flat = entries[entry_id]
+    for entry_id, encoded, live in node.entries():
+        flat = decode_entry(encoded)
+        flags = 0 if live else FLAG_DELETED
+        delta = (integer(_signed((entry_id >> SEQ_BITS) - master_ms)),
+                 integer(_signed((entry_id & SEQ_MASK) - master_seq)))
         if flat[0::2] == fields:
-            elements.extend((integer(FLAG_SAMEFIELDS), *delta(entry_id)))
+            elements.extend((integer(flags | FLAG_SAMEFIELDS), *delta))
             elements.extend(map(string, flat[1::2]))
             elements.append(same_parts)
         else:
-            elements.extend((integer(0), *delta(entry_id), integer(len(flat) // 2)))
+            elements.extend((integer(flags), *delta, integer(len(flat) // 2)))
             elements.extend(map(string, flat))
             elements.append(integer(len(flat) + 4))
-    if tail:
-        tombstone(node.last)
     return listpack(elements, len(elements))

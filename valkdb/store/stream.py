@@ -1,14 +1,13 @@
 """The stream value type (Redis's t_stream.c / stream.h): entries by ID, and consumer groups.
 
 An entry ID is one int, `ms << 64 | seq`, so IDs compare, sort and step (+1 / -1) as Redis's
-128-bit big-endian rax keys do. Entries live in a SortedDict ID -> flat (field, value, ...)
-tuple: ranges by ID cost O(log n), and trimming at the head is cheap.
-
-Redis keeps entries in listpack nodes (stream-node-max-entries / -bytes), and approximate
-trimming (`~`) removes whole nodes only, so `Node` records each node's boundaries: its master
-ID and fields, its live and deleted entry counts, its last ID (tombstones included) and the
-listpack's byte size as Redis would compute it. The entries' data is not duplicated there.
-XINFO's radix-tree figures come from the node keys too.
+128-bit big-endian rax keys do. Entries live in nodes as Redis's listpacks do, the nodes in a
+SortedDict by master ID (ranges by ID cost O(log n), trimming at the head drops whole nodes),
+placed where Redis places them (stream-node-max-entries / -bytes: each `Node` keeps its
+listpack's size as Redis computes it), so approximate trimming (`~`) and XINFO's radix-tree
+figures come out as Redis's. Inside a node, IDs are in two arrays and each entry is kept as
+the reply XRANGE sends for it: a range of entries is a slice of bytes, and an entry costs
+tens of bytes, not Python objects. Deleted entries stay as tombstones until their node goes.
 
 Consumer groups hold a last-delivered ID, an entries-read counter, a PEL (pending entries:
 ID -> Nack) shared with their consumers' PELs, and consumers by name (rax order: bytes).
@@ -17,10 +16,15 @@ ID -> Nack) shared with their consumers' PELs, and consumers by name (rax order:
 from __future__ import annotations
 
 import time
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from typing import Any
 
+import hiredis
 from sortedcontainers import SortedDict
 
+from valkdb.protocol.encoder import bulk_array
 from valkdb.store.types import is_integer
 
 SEQ_BITS = 64
@@ -90,24 +94,51 @@ def _delta(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-class Node:
-    """One listpack node of Redis's rax: where its entries start and how full it is."""
+def encode_entry(text: bytes, flat: tuple[bytes, ...]) -> bytes:
+    """An entry (its ID as text) as XRANGE replies with it: [ID, [field, value, ...]]."""
+    return b"*2\r\n$%d\r\n%s\r\n%s" % (len(text), text, bulk_array(flat))  # type: ignore[arg-type]
 
-    __slots__ = ("master", "fields", "live", "deleted", "last", "body")
+
+def decode_entry(encoded: bytes) -> tuple[bytes, ...]:
+    """The (field, value, ...) of an encoded entry."""
+    reader = hiredis.Reader()
+    reader.feed(encoded)
+    return tuple(reader.gets()[1])
+
+
+class Node:
+    """One listpack node of Redis's rax: its entries, tombstones included, as Redis keeps them.
+
+    Each entry's ID is in `ms` / `seq` (sorted, for bisection) and its reply (what XRANGE sends
+    for it) in `data`, ending at `ends[i]`: a range of live entries is one slice of `data`. A
+    deleted entry stays as a tombstone (flagged in `gone`) until its node goes, as in Redis.
+    `body` is the listpack's size as Redis computes it, which decides where nodes end."""
+
+    __slots__ = ("master", "fields", "ms", "seq", "ends", "data", "gone", "live", "deleted",
+                 "body")
 
     def __init__(self, master: int, fields: tuple[bytes, ...]) -> None:
         self.master = master
         self.fields = fields  # the master entry's field names
+        self.ms = array("Q")
+        self.seq = array("Q")
+        self.ends = array("L")
+        self.data = bytearray()
+        self.gone: bytearray | None = None  # one flag per entry once any is deleted
         self.live = 0
         self.deleted = 0
-        self.last = master  # the last entry's ID, a tombstone or not
         # Listpack bytes other than the two counters: header, master entry, entries.
         self.body = 7 + lp_int_size(len(fields)) + sum(map(lp_size, fields)) + 2
+
+    @property
+    def last(self) -> int:
+        """The last entry's ID, a tombstone or not."""
+        return make_id(self.ms[-1], self.seq[-1]) if self.ms else self.master
 
     def nbytes(self) -> int:
         return self.body + lp_int_size(self.live) + lp_int_size(self.deleted)
 
-    def add_entry(self, entry_id: int, flat: tuple[bytes, ...]) -> None:
+    def add_entry(self, entry_id: int, flat: tuple[bytes, ...], encoded: bytes) -> None:
         fields = flat[0::2]
         same = fields == self.fields
         size = lp_int_size(FLAG_SAMEFIELDS if same else 0)
@@ -121,7 +152,54 @@ class Node:
             parts += len(fields) + 1
         self.body += size + lp_int_size(parts)
         self.live += 1
-        self.last = entry_id
+        self.ms.append(entry_id >> SEQ_BITS)
+        self.seq.append(entry_id & SEQ_MASK)
+        self.data += encoded
+        self.ends.append(len(self.data))
+        if self.gone is not None:
+            self.gone.append(0)
+
+    def position(self, entry_id: int) -> int:
+        """The index of the first entry (tombstones included) whose ID is >= entry_id."""
+        ms, seq = entry_id >> SEQ_BITS, entry_id & SEQ_MASK
+        low = bisect_left(self.ms, ms)
+        high = bisect_right(self.ms, ms, low)
+        return bisect_left(self.seq, seq, low, high) if high > low else low
+
+    def id_at(self, index: int) -> int:
+        return make_id(self.ms[index], self.seq[index])
+
+    def encoded(self, index: int) -> bytes:
+        return bytes(self.data[self.ends[index - 1] if index else 0:self.ends[index]])
+
+    def is_live(self, index: int) -> bool:
+        return self.gone is None or not self.gone[index]
+
+    def mark_deleted(self, index: int) -> None:
+        if self.gone is None:
+            self.gone = bytearray(len(self.ms))
+        self.gone[index] = 1
+        self.live -= 1
+        self.deleted += 1
+
+    def entries(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(ID, encoded entry, live) for every entry, tombstones included, oldest first."""
+        for index in range(len(self.ms)):
+            yield self.id_at(index), self.encoded(index), self.is_live(index)
+
+    def reply_slice(self, first: int, stop: int, count: int) -> tuple[int, bytes]:
+        """At most count (0: all) live entries of [first, stop) as (how many, their replies)."""
+        if self.gone is None:
+            if count and stop - first > count:
+                stop = first + count
+            if stop <= first:
+                return 0, b""
+            begin = self.ends[first - 1] if first else 0
+            return stop - first, bytes(self.data[begin:self.ends[stop - 1]])
+        parts = [self.encoded(i) for i in range(first, stop) if not self.gone[i]]
+        if count:
+            parts = parts[:count]
+        return len(parts), b"".join(parts)
 
 
 class Nack:
@@ -182,13 +260,13 @@ class Group:
 class Stream:
     """A Redis stream value (OBJECT ENCODING `stream`)."""
 
-    __slots__ = ("entries", "nodes", "last_id", "first_id", "max_deleted_id", "entries_added",
+    __slots__ = ("nodes", "length", "last_id", "first_id", "max_deleted_id", "entries_added",
                  "groups")
     type_name = b"stream"
 
     def __init__(self) -> None:
-        self.entries: Any = SortedDict()  # ID -> (field, value, ...)
         self.nodes: Any = SortedDict()  # master ID -> Node
+        self.length = 0  # live entries
         self.last_id = 0
         self.first_id = 0
         self.max_deleted_id = 0
@@ -199,7 +277,7 @@ class Stream:
         return b"stream"
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.length
 
     def __bool__(self) -> bool:  # an empty stream is still a value (it is never deleted)
         return True
@@ -207,8 +285,9 @@ class Stream:
     # -- entries -------------------------------------------------------------------------------
 
     def append(self, entry_id: int, flat: tuple[bytes, ...], max_bytes: int, max_entries: int,
-               ) -> None:
-        """streamAppendItem, the ID already checked: the node boundaries as Redis's."""
+               ) -> bytes:
+        """streamAppendItem, the ID already checked: the node boundaries as Redis's. Returns
+        the entry's ID as text."""
         nodes = self.nodes
         tail = nodes.peekitem(-1)[1] if nodes else None
         if tail is not None:
@@ -219,69 +298,96 @@ class Stream:
                 tail = None
         if tail is None:
             tail = nodes[entry_id] = Node(entry_id, flat[0::2])
-        tail.add_entry(entry_id, flat)
-        self.entries[entry_id] = flat
+        text = format_id(entry_id)
+        tail.add_entry(entry_id, flat, encode_entry(text, flat))
+        self.length += 1
         self.entries_added += 1
         self.last_id = entry_id
-        if len(self.entries) == 1:
+        if self.length == 1:
             self.first_id = entry_id
+        return text
 
-    def node_of(self, entry_id: int) -> Node:
-        nodes = self.nodes
-        return nodes.peekitem(nodes.bisect_right(entry_id) - 1)[1]
+    def _node_index(self, entry_id: int) -> int:
+        """The index in `nodes` of the node that would hold entry_id (-1: before them all)."""
+        return self.nodes.bisect_right(entry_id) - 1
+
+    def _find(self, entry_id: int) -> tuple[Node, int] | None:
+        """The node and index of a live entry."""
+        at = self._node_index(entry_id)
+        if at < 0:
+            return None
+        node = self.nodes.peekitem(at)[1]
+        index = node.position(entry_id)
+        if index < len(node.ms) and node.id_at(index) == entry_id and node.is_live(index):
+            return node, index
+        return None
+
+    def __contains__(self, entry_id: int) -> bool:
+        return self._find(entry_id) is not None
+
+    def get(self, entry_id: int) -> bytes | None:
+        """The entry's reply, or None if there is no such live entry."""
+        found = self._find(entry_id)
+        return None if found is None else found[0].encoded(found[1])
 
     def delete(self, entry_id: int) -> bool:
         """streamDeleteItem: a tombstone in its node; a node left with no live entry goes."""
-        if self.entries.pop(entry_id, None) is None:
+        found = self._find(entry_id)
+        if found is None:
             return False
-        node = self.node_of(entry_id)
+        node, index = found
         if node.live == 1:
             del self.nodes[node.master]
         else:
-            node.live -= 1
-            node.deleted += 1
+            node.mark_deleted(index)
+        self.length -= 1
         return True
 
-    def _drop_node(self, node: Node) -> None:
-        entries = self.entries
-        for entry_id in list(entries.irange(node.master, node.last)):
-            del entries[entry_id]
-        del self.nodes[node.master]
+    def first_entry(self) -> tuple[int, bytes] | None:
+        """The oldest live entry (ID, reply)."""
+        found = self.scan(0, MAX_ID, 1)
+        return found[0] if found else None
+
+    def last_entry(self) -> tuple[int, bytes] | None:
+        found = self.scan(0, MAX_ID, 1, rev=True)
+        return found[0] if found else None
+
+    def refresh_first(self) -> None:
+        """first_id after the first entry was deleted."""
+        first = self.first_entry()
+        self.first_id = 0 if first is None else first[0]
 
     def trim(self, maxlen: int | None, minid: int, approx: bool, limit: int) -> int:
         """streamTrim by MAXLEN (maxlen not None) or MINID; how many entries were removed."""
         deleted = 0
-        nodes, entries = self.nodes, self.entries
+        nodes = self.nodes
         while nodes:
-            if maxlen is not None and len(entries) <= maxlen:
+            if maxlen is not None and self.length <= maxlen:
                 break
             node = nodes.peekitem(0)[1]
             if limit and deleted + node.live > limit:
                 break
             if maxlen is not None:
-                whole = len(entries) - node.live >= maxlen
+                whole = self.length - node.live >= maxlen
             else:
                 whole = node.last < minid
             if whole:
                 deleted += node.live
-                self._drop_node(node)
+                self.length -= node.live
+                del nodes[node.master]
                 continue
             if approx:
                 break
-            marked = 0
-            for entry_id in list(entries.irange(node.master, node.last)):
-                if (len(entries) <= maxlen) if maxlen is not None else entry_id >= minid:
+            for index in range(len(node.ms)):
+                if (self.length <= maxlen) if maxlen is not None else node.id_at(index) >= minid:
                     break
-                del entries[entry_id]
-                marked += 1
-            node.live -= marked
-            node.deleted += marked
-            deleted += marked
+                if node.is_live(index):
+                    node.mark_deleted(index)
+                    self.length -= 1
+                    deleted += 1
             break
-        if not entries:
-            self.first_id = 0
-        elif deleted:
-            self.first_id = entries.peekitem(0)[0]
+        if deleted:
+            self.refresh_first()
         return deleted
 
     def first_edge(self) -> int:
@@ -290,25 +396,72 @@ class Stream:
         return self.nodes.peekitem(0)[0] if self.nodes else MAX_ID
 
     def last_valid_id(self) -> int:
-        return self.entries.peekitem(-1)[0] if self.entries else 0
+        last = self.last_entry()
+        return 0 if last is None else last[0]
 
-    def range(self, start: int, end: int, count: int = 0, rev: bool = False,
-              ) -> list[tuple[int, tuple[bytes, ...]]]:
-        """Entries with start <= ID <= end, at most count (0: all), oldest first unless rev."""
-        entries = self.entries
-        ids = entries.irange(start, end, reverse=rev)
-        found = []
-        for entry_id in ids:
-            found.append((entry_id, entries[entry_id]))
-            if len(found) == count:
+    def reply_range(self, start: int, end: int, count: int = 0) -> tuple[int, bytes]:
+        """Live entries with start <= ID <= end, oldest first, at most count (0: all), as
+        (how many, their replies joined): slices of the nodes' data."""
+        nodes = self.nodes
+        if not nodes or start > end:
+            return 0, b""
+        total = 0
+        parts = []
+        for master in nodes.islice(max(self._node_index(start), 0)):
+            if master > end:
                 break
+            node = nodes[master]
+            first = node.position(start) if start > master else 0
+            stop = node.position(end + 1) if end < MAX_ID and end < node.last else len(node.ms)
+            n, data = node.reply_slice(first, stop, count - total if count else 0)
+            if n:
+                total += n
+                parts.append(data)
+                if total == count:
+                    break
+        return total, b"".join(parts)
+
+    def scan(self, start: int, end: int, count: int = 0, rev: bool = False,
+             ) -> list[tuple[int, bytes]]:
+        """Live entries with start <= ID <= end as (ID, reply), at most count (0: all), oldest
+        first unless rev."""
+        nodes = self.nodes
+        found: list[tuple[int, bytes]] = []
+        if not nodes or start > end:
+            return found
+        if rev:
+            at = self._node_index(end)
+            masters = nodes.islice(0, at + 1, reverse=True) if at >= 0 else ()
+        else:
+            masters = nodes.islice(max(self._node_index(start), 0))
+        for master in masters:
+            node = nodes[master]
+            if rev and node.last < start:
+                break
+            if not rev and master > end:
+                break
+            first = node.position(start)
+            stop = node.position(end + 1) if end < MAX_ID else len(node.ms)
+            indexes = range(stop - 1, first - 1, -1) if rev else range(first, stop)
+            for index in indexes:
+                if node.is_live(index):
+                    found.append((node.id_at(index), node.encoded(index)))
+                    if len(found) == count:
+                        return found
         return found
+
+    def items(self) -> Iterator[tuple[int, tuple[bytes, ...]]]:
+        """Every live entry as (ID, (field, value, ...)), oldest first (persistence)."""
+        for node in self.nodes.values():
+            for entry_id, encoded, live in node.entries():
+                if live:
+                    yield entry_id, decode_entry(encoded)
 
     # -- counters of consumer groups -----------------------------------------------------------
 
     def has_tombstones(self, start: int, end: int = MAX_ID) -> bool:
         """streamRangeHasTombstones."""
-        if not self.entries or not self.max_deleted_id:
+        if not self.length or not self.max_deleted_id:
             return False
         if self.first_id > self.max_deleted_id:
             return False
@@ -319,7 +472,7 @@ class Stream:
         it can be known (else INVALID_ENTRIES_READ)."""
         if not self.entries_added:
             return 0
-        if not self.entries and entry_id <= self.last_id:
+        if not self.length and entry_id <= self.last_id:
             return self.entries_added
         if entry_id == self.last_id:
             return self.entries_added
@@ -327,9 +480,9 @@ class Stream:
             return INVALID_ENTRIES_READ
         if not self.max_deleted_id or self.max_deleted_id < self.first_id:
             if entry_id < self.first_id:
-                return self.entries_added - len(self.entries)
+                return self.entries_added - self.length
             if entry_id == self.first_id:
-                return self.entries_added - len(self.entries) + 1
+                return self.entries_added - self.length + 1
         return INVALID_ENTRIES_READ
 
     def lag(self, group: Group) -> int | None:
