@@ -63,11 +63,15 @@ def _backlen_size(size: int) -> int:
     return 5
 
 
+# What a canonical integer's first byte can be: anything else is a string at once.
+_INTEGER_STARTS = frozenset(bytes((c,)) for c in b"-0123456789")
+
+
 def lp_int_size(value: int) -> int:
     """Bytes an integer element takes in a listpack, its back-length included."""
     if 0 <= value <= 127:
-        size = 1
-    elif -4096 <= value <= 4095:
+        return 2
+    if -4096 <= value <= 4095:
         size = 2
     elif -32768 <= value <= 32767:
         size = 3
@@ -82,7 +86,7 @@ def lp_int_size(value: int) -> int:
 
 def lp_size(element: bytes) -> int:
     """Bytes a string element takes (a canonical integer is stored as one, as lpAppend does)."""
-    if is_integer(element):
+    if element[:1] in _INTEGER_STARTS and is_integer(element):
         return lp_int_size(int(element))
     n = len(element)
     size = n + (1 if n < 64 else 2 if n < 4096 else 5)
