@@ -2,6 +2,7 @@
 
     python tools/blpop_latency.py                  # 5,000 busy clients, 10 s blocks, 3 rounds
     python tools/blpop_latency.py --clients 1000 --block 2 --rounds 5
+    python tools/blpop_latency.py --command xreadgroup   # XREADGROUP ... BLOCK 0 fed by XADD
 
 The bar: a client blocked in BLPOP for 10 s while 5,000 other clients run commands wakes
 within 10 ms of the LPUSH that satisfies it. For valkdb and then a real redis-server (one at a
@@ -27,7 +28,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from common import pair
+from common import encode, pair
 
 BATCH = b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$12\r\nmissing:key0\r\n"
 BATCH_REPLY_SIZE = len(b"+PONG\r\n$-1\r\n")
@@ -107,21 +108,44 @@ def _bulk_size(reply: bytes) -> int:
     return len(header) + 2 + int(header[1:]) + 2
 
 
-def one_round(port: int, block_seconds: float, key: bytes) -> Round:
-    blpop = b"*3\r\n$5\r\nBLPOP\r\n$%d\r\n%s\r\n$1\r\n0\r\n" % (len(key), key)
-    lpush = b"*3\r\n$5\r\nLPUSH\r\n$%d\r\n%s\r\n$1\r\nx\r\n" % (len(key), key)
+@dataclass
+class Wake:
+    """What blocks, what feeds it, and the two replies (RESP2) that end a round."""
+    setup: list[bytes]  # sent (one reply each, discarded) before the client blocks
+    block: bytes
+    feed: bytes
+    woken: bytes
+    fed: bytes
+
+
+def wake(command: str, key: bytes) -> Wake:
+    k = b"$%d\r\n%s\r\n" % (len(key), key)
+    if command == "blpop":
+        return Wake([], encode(b"BLPOP", key, b"0"), encode(b"LPUSH", key, b"x"),
+                    b"*2\r\n" + k + b"$1\r\nx\r\n", b":1\r\n")
+    return Wake([encode(b"XGROUP", b"CREATE", key, b"g", b"$", b"MKSTREAM")],
+                encode(b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", key,
+                       b">"),
+                encode(b"XADD", key, b"1-1", b"f", b"v"),
+                b"*1\r\n*2\r\n" + k + b"*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+                b"$3\r\n1-1\r\n")
+
+
+def one_round(port: int, block_seconds: float, what: Wake) -> Round:
     with socket.create_connection(("127.0.0.1", port), timeout=block_seconds + 30) as blocker, \
             socket.create_connection(("127.0.0.1", port), timeout=30) as pusher:
-        blocker.sendall(blpop)
+        for command in what.setup:
+            pusher.sendall(command)
+            pusher.recv(65536)
+        blocker.sendall(what.block)
         time.sleep(block_seconds)
         if blocked_clients(pusher) != 1:
-            raise RuntimeError("the BLPOP client is not blocked")
+            raise RuntimeError("the client is not blocked")
         sent = time.perf_counter()
-        pusher.sendall(lpush)
+        pusher.sendall(what.feed)
         times: dict[socket.socket, float] = {}
         replies = {blocker: b"", pusher: b""}
-        expected = {blocker: b"*2\r\n$%d\r\n%s\r\n$1\r\nx\r\n" % (len(key), key),
-                    pusher: b":1\r\n"}
+        expected = {blocker: what.woken, pusher: what.fed}
         give_up = time.monotonic() + 30
         while len(times) < 2 and time.monotonic() < give_up:
             readable, _, _ = select.select([s for s in replies if s not in times], [], [], 1.0)
@@ -136,7 +160,7 @@ def one_round(port: int, block_seconds: float, key: bytes) -> Round:
 
 
 def measure(name: str, port: int, clients: int, workers: int, block_seconds: float,
-            rounds: int) -> None:
+            rounds: int, command: str) -> None:
     ready: multiprocessing.Queue = multiprocessing.Queue()
     done: multiprocessing.Queue = multiprocessing.Queue()
     stop = multiprocessing.Event()
@@ -151,8 +175,8 @@ def measure(name: str, port: int, clients: int, workers: int, block_seconds: flo
         connected = sum(ready.get(timeout=120) for _ in procs)
         if connected < clients:
             raise RuntimeError(f"only {connected} of {clients} clients could connect")
-        results = [one_round(port, block_seconds, b"blpop:latency:%d" % n)
-                   for n in range(rounds)]
+        results = [one_round(port, block_seconds, wake(command, b"%s:latency:%d" % (
+            command.encode(), n))) for n in range(rounds)]
     finally:
         stop.set()
         totals = [done.get(timeout=60) for _ in procs]
@@ -164,12 +188,13 @@ def measure(name: str, port: int, clients: int, workers: int, block_seconds: flo
     lost = sum(t[2] for t in totals)
     after_reply = [r.after_reply * 1000 for r in results]
     after_send = [r.after_send * 1000 for r in results]
+    blocked, fed = ("BLPOP", "LPUSH") if command == "blpop" else ("XREADGROUP", "XADD")
     print(f"{name:<13} {clients} busy clients ({rate:,.0f} commands/s, "
-          f"{lost} lost), {rounds} x BLPOP blocked {block_seconds:g} s:")
-    print(f"{'':<13} LPUSH reply -> BLPOP reply ms: "
+          f"{lost} lost), {rounds} x {blocked} blocked {block_seconds:g} s:")
+    print(f"{'':<13} {fed} reply -> {blocked} reply ms: "
           + " ".join(f"{v:7.2f}" for v in after_reply)
           + f"  (worst {max(after_reply):.2f}, median {statistics.median(after_reply):.2f})")
-    print(f"{'':<13} LPUSH sent  -> BLPOP reply ms: "
+    print(f"{'':<13} {fed} sent  -> {blocked} reply ms: "
           + " ".join(f"{v:7.2f}" for v in after_send)
           + f"  (worst {max(after_send):.2f}, median {statistics.median(after_send):.2f})",
           flush=True)
@@ -182,13 +207,15 @@ def main() -> None:
                         help="processes holding the busy clients")
     parser.add_argument("--block", type=float, default=10.0, help="seconds blocked in BLPOP")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--command", choices=("blpop", "xreadgroup"), default="blpop")
     args = parser.parse_args()
     raise_fd_limit()
     maxclients = str(args.clients + 100)
     valkdb, redis = pair(("--maxclients", maxclients), ("--maxclients", maxclients))
     try:
         for name, server in (("valkdb", valkdb), ("redis-server", redis)):
-            measure(name, server.port, args.clients, args.workers, args.block, args.rounds)
+            measure(name, server.port, args.clients, args.workers, args.block, args.rounds,
+                    args.command)
     finally:
         valkdb.stop()
         redis.stop()

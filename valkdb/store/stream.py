@@ -118,11 +118,12 @@ class Node:
     deleted entry stays as a tombstone (flagged in `gone`) until its node goes, as in Redis.
     `body` is the listpack's size as Redis computes it, which decides where nodes end."""
 
-    __slots__ = ("master", "fields", "ms", "seq", "ends", "data", "gone", "live", "deleted",
-                 "body")
+    __slots__ = ("master", "master_ms", "master_seq", "fields", "ms", "seq", "ends", "data",
+                 "gone", "live", "deleted", "body")
 
     def __init__(self, master: int, fields: tuple[bytes, ...]) -> None:
         self.master = master
+        self.master_ms, self.master_seq = master >> SEQ_BITS, master & SEQ_MASK
         self.fields = fields  # the master entry's field names
         self.ms = array("Q")
         self.seq = array("Q")
@@ -144,20 +145,18 @@ class Node:
 
     def add_entry(self, entry_id: int, flat: tuple[bytes, ...], encoded: bytes) -> None:
         fields = flat[0::2]
-        same = fields == self.fields
-        size = lp_int_size(FLAG_SAMEFIELDS if same else 0)
-        size += lp_int_size(_delta((entry_id >> SEQ_BITS) - (self.master >> SEQ_BITS)))
-        size += lp_int_size(_delta((entry_id & SEQ_MASK) - (self.master & SEQ_MASK)))
+        ms, seq = entry_id >> SEQ_BITS, entry_id & SEQ_MASK
+        size = lp_int_size(_delta(ms - self.master_ms)) + lp_int_size(_delta(seq - self.master_seq))
         parts = len(fields) + 3
-        if same:
-            size += sum(map(lp_size, flat[1::2]))
+        if fields == self.fields:  # SAMEFIELDS (flags 2: one byte and its back-length)
+            size += 2 + sum(map(lp_size, flat[1::2]))
         else:
-            size += lp_int_size(len(fields)) + sum(map(lp_size, flat))
+            size += 2 + lp_int_size(len(fields)) + sum(map(lp_size, flat))
             parts += len(fields) + 1
         self.body += size + lp_int_size(parts)
         self.live += 1
-        self.ms.append(entry_id >> SEQ_BITS)
-        self.seq.append(entry_id & SEQ_MASK)
+        self.ms.append(ms)
+        self.seq.append(seq)
         self.data += encoded
         self.ends.append(len(self.data))
         if self.gone is not None:
@@ -264,12 +263,13 @@ class Group:
 class Stream:
     """A Redis stream value (OBJECT ENCODING `stream`)."""
 
-    __slots__ = ("nodes", "length", "last_id", "first_id", "max_deleted_id", "entries_added",
-                 "groups")
+    __slots__ = ("nodes", "tail", "length", "last_id", "first_id", "max_deleted_id",
+                 "entries_added", "groups")
     type_name = b"stream"
 
     def __init__(self) -> None:
         self.nodes: Any = SortedDict()  # master ID -> Node
+        self.tail: Node | None = None  # the last node, once append has looked it up
         self.length = 0  # live entries
         self.last_id = 0
         self.first_id = 0
@@ -293,7 +293,9 @@ class Stream:
         """streamAppendItem, the ID already checked: the node boundaries as Redis's. Returns
         the entry's ID as text."""
         nodes = self.nodes
-        tail = nodes.peekitem(-1)[1] if nodes else None
+        tail = self.tail
+        if tail is None and nodes:
+            tail = nodes.peekitem(-1)[1]
         if tail is not None:
             if max_bytes == 0 or max_bytes > LISTPACK_MAX_SIZE:
                 max_bytes = LISTPACK_MAX_SIZE
@@ -302,6 +304,7 @@ class Stream:
                 tail = None
         if tail is None:
             tail = nodes[entry_id] = Node(entry_id, flat[0::2])
+        self.tail = tail
         text = format_id(entry_id)
         tail.add_entry(entry_id, flat, encode_entry(text, flat))
         self.length += 1
@@ -341,11 +344,16 @@ class Stream:
             return False
         node, index = found
         if node.live == 1:
-            del self.nodes[node.master]
+            self._drop(node)
         else:
             node.mark_deleted(index)
         self.length -= 1
         return True
+
+    def _drop(self, node: Node) -> None:
+        del self.nodes[node.master]
+        if node is self.tail:
+            self.tail = None
 
     def first_entry(self) -> tuple[int, bytes] | None:
         """The oldest live entry (ID, reply)."""
@@ -378,7 +386,7 @@ class Stream:
             if whole:
                 deleted += node.live
                 self.length -= node.live
-                del nodes[node.master]
+                self._drop(node)
                 continue
             if approx:
                 break
