@@ -48,6 +48,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.compat.aof_stream import AofTail, format_commands, parse_commands
+from tests.compat.propagation_bitmaps import BITMAPS
+from tests.compat.propagation_geo import GEO
 from tests.compat.propagation_streams import ALWAYS_PROPAGATED_STREAMS, STREAMS
 from tests.compat.resp import RawConnection, bulk_value, elements, encode_command, read_reply
 from tests.support import ServerProcess, start_redis, start_valkdb
@@ -834,7 +836,8 @@ CORPUS: dict[str, list[Step]] = {
                           ("hashes", HASHES), ("sets", SETS), ("zsets", ZSETS),
                           ("transactions", TRANSACTIONS), ("databases", DATABASES),
                           ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS),
-                          ("functions", FUNCTIONS), ("streams", STREAMS))
+                          ("functions", FUNCTIONS), ("streams", STREAMS),
+                          ("bitmaps", BITMAPS), ("geo", GEO))
     for name, specs in cases.items()
 }
 

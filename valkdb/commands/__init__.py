@@ -4,7 +4,9 @@ Importing this package registers every command in registry.COMMANDS.
 """
 
 from valkdb.commands import (  # noqa: F401
+    bitmaps,
     connection,
+    geo,
     hashes,
     introspection,
     keys,
