@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from fractions import Fraction
 
 from valkdb import errors, longdouble
@@ -382,3 +383,99 @@ def setrange(c: Context, argv: list[bytes]) -> bytes:
     else:
         c.db.replace(argv[1], value)
     return integer(len(value))
+
+
+# -- LCS ----------------------------------------------------------------------------------------
+
+_LCS_TYPES = errors.err("ERR The specified keys must contain string values")
+_LCS_BOTH = errors.err("ERR If you want both the length and indexes, please just use IDX.")
+_LCS_MEMORY = errors.err(
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+
+
+def _lcs_table(a: bytes, b: bytes) -> list[array]:
+    """table[i][j]: the length of the LCS of a[:i] and b[:j] (4 bytes a cell, as Redis's)."""
+    table = [array("I", [0]) * (len(b) + 1)]
+    for char in a:
+        above = table[-1]
+        row = array("I", [0])
+        left = 0
+        for j, other in enumerate(b):
+            left = above[j] + 1 if char == other else max(above[j + 1], left)
+            row.append(left)
+        table.append(row)
+    return table
+
+
+@command("lcs")
+def lcs(c: Context, argv: list[bytes]) -> bytes:
+    try:
+        a, b = get_string(c.db, argv[1]), get_string(c.db, argv[2])
+    except CommandError:
+        return _LCS_TYPES
+    a, b = a or b"", b or b""
+    get_idx = get_len = with_match_len = False
+    min_match_len = 0
+    i = 3
+    while i < len(argv):
+        option = argv[i].lower()
+        if option == b"idx":
+            get_idx = True
+        elif option == b"len":
+            get_len = True
+        elif option == b"withmatchlen":
+            with_match_len = True
+        elif option == b"minmatchlen" and i + 1 < len(argv):
+            min_match_len = max(to_int(argv[i + 1]), 0)
+            i += 1
+        else:
+            return errors.SYNTAX
+        i += 1
+    if get_len and get_idx:
+        return _LCS_BOTH
+    if (len(a) + 1) * (len(b) + 1) * 4 > c.server.config.proto_max_bulk_len:
+        return _LCS_MEMORY
+    table = _lcs_table(a, b)
+    length = table[len(a)][len(b)]
+    if get_len:
+        return integer(length)
+    # Walk back from the end as Redis does, collecting the string and the matching ranges.
+    result = bytearray(length)
+    ranges = []
+    at = length
+    i, j = len(a), len(b)
+    unset = len(a)
+    a_start = unset
+    a_end = b_start = b_end = 0
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[at - 1] = a[i - 1]
+            if a_start == unset:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            at, i, j = at - 1, i - 1, j - 1
+        else:
+            if table[i - 1][j] > table[i][j - 1]:
+                i -= 1
+            else:
+                j -= 1
+            emit = a_start != unset
+        if emit:
+            match_len = a_end - a_start + 1
+            if not min_match_len or match_len >= min_match_len:
+                ranges.append(b"*%d\r\n*2\r\n%s%s*2\r\n%s%s%s" % (
+                    2 + with_match_len, integer(a_start), integer(a_end), integer(b_start),
+                    integer(b_end), integer(match_len) if with_match_len else b""))
+            a_start = unset
+    if not get_idx:
+        return bulk(bytes(result))
+    return c.resp.map([(bulk(b"matches"), b"*%d\r\n%s" % (len(ranges), b"".join(ranges))),
+                       (bulk(b"len"), integer(length))])
