@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from fractions import Fraction
+from itertools import accumulate
 
 from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
@@ -394,16 +395,16 @@ _LCS_MEMORY = errors.err(
 
 
 def _lcs_table(a: bytes, b: bytes) -> list[array]:
-    """table[i][j]: the length of the LCS of a[:i] and b[:j] (4 bytes a cell, as Redis's)."""
+    """table[i][j]: the length of the LCS of a[:i] and b[:j] (4 bytes a cell, as Redis's).
+
+    A row is a running maximum: a match gives the diagonal + 1, which is never below the cell
+    to its left, and a mismatch the larger of the cells above and to the left."""
     table = [array("I", [0]) * (len(b) + 1)]
     for char in a:
         above = table[-1]
-        row = array("I", [0])
-        left = 0
-        for j, other in enumerate(b):
-            left = above[j] + 1 if char == other else max(above[j + 1], left)
-            row.append(left)
-        table.append(row)
+        candidates = [0, *[x + 1 if other == char else y
+                           for other, x, y in zip(b, above, above[1:])]]
+        table.append(array("I", accumulate(candidates, max)))
     return table
 
 
