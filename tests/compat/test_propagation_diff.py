@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from tests.compat.aof_stream import AofTail, format_commands, parse_commands
 from tests.compat.propagation_bitmaps import BITMAPS
 from tests.compat.propagation_geo import GEO
+from tests.compat.propagation_hyperloglog import ALWAYS_PROPAGATED_HYPERLOGLOG, HYPERLOGLOG
 from tests.compat.propagation_streams import ALWAYS_PROPAGATED_STREAMS, STREAMS
 from tests.compat.resp import RawConnection, bulk_value, elements, encode_command, read_reply
 from tests.support import ServerProcess, start_redis, start_valkdb
@@ -69,7 +70,7 @@ ALWAYS_PROPAGATED = frozenset((
     "lpush", "rpush", "lset",
     # the FUNCTION commands count a change whenever they succeed (functions.c: server.dirty++)
     "function|load", "function|delete", "function|flush", "function|restore",
-)) | ALWAYS_PROPAGATED_STREAMS
+)) | ALWAYS_PROPAGATED_STREAMS | ALWAYS_PROPAGATED_HYPERLOGLOG
 
 _CONTAINERS = frozenset(("function", "script", "config", "client", "object", "xgroup"))
 _ANNOTATION = re.compile(r"([-+!]) (.*)$", re.S)
@@ -837,7 +838,8 @@ CORPUS: dict[str, list[Step]] = {
                           ("transactions", TRANSACTIONS), ("databases", DATABASES),
                           ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS),
                           ("functions", FUNCTIONS), ("streams", STREAMS),
-                          ("bitmaps", BITMAPS), ("geo", GEO))
+                          ("bitmaps", BITMAPS), ("geo", GEO),
+                          ("hyperloglog", HYPERLOGLOG))
     for name, specs in cases.items()
 }
 

@@ -8,6 +8,7 @@ from valkdb.commands import (  # noqa: F401
     connection,
     geo,
     hashes,
+    hyperloglog,
     introspection,
     keys,
     lists,

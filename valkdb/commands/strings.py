@@ -403,7 +403,7 @@ def _lcs_table(a: bytes, b: bytes) -> list[array]:
     for char in a:
         above = table[-1]
         candidates = [0, *[x + 1 if other == char else y
-                           for other, x, y in zip(b, above, above[1:])]]
+                           for other, x, y in zip(b, above[:-1], above[1:], strict=True)]]
         table.append(array("I", accumulate(candidates, max)))
     return table
 

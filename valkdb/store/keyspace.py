@@ -120,6 +120,12 @@ class Database:
         if self.watched:
             self.signal(key)
 
+    def overwrite_silently(self, key: bytes, value: Any) -> None:
+        """Change an existing key's value without counting a change or telling its observers:
+        what Redis leaves behind when a command edits a value in place and then fails half-way
+        (PFADD on a corrupted HyperLogLog). Nothing propagates, WATCH does not fire."""
+        self.shards[hash(key) % self._n].data[key] = value
+
     def delete(self, key: bytes) -> bool:
         """Remove a live key; False when there was none."""
         if self.lookup(key) is None:
