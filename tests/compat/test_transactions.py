@@ -301,6 +301,11 @@ def transactions(draw):  # type: ignore[no-untyped-def]
 
 def run_transaction(a: Differ, b: Differ, drawn) -> None:  # type: ignore[no-untyped-def]
     setup, keys, between, queue, ending = drawn
+    commands = [*setup, *(args for _, args in between), *queue]
+    encodings_comparable = not any(args[0].upper() in ENCODING_CHANGERS for args in commands)
+    if not encodings_comparable:  # valkdb keeps no per-value encoding (see ENCODING_CHANGERS)
+        between = [(who, args) for who, args in between if args[0].upper() != b"OBJECT"]
+        queue = [args for args in queue if args[0].upper() != b"OBJECT"]
     a.reset()
     b.ours.call(b"SELECT", b"0")
     b.theirs.call(b"SELECT", b"0")
@@ -315,8 +320,7 @@ def run_transaction(a: Differ, b: Differ, drawn) -> None:  # type: ignore[no-unt
         a.check(*args)
     a.check(*ending)
     # The transaction may have left A in another db; the state check selects each in turn.
-    commands = [*setup, *(args for _, args in between), *queue]
-    check_final_state(a, not any(args[0].upper() in ENCODING_CHANGERS for args in commands))
+    check_final_state(a, encodings_comparable)
 
 
 @settings(COMPAT_SETTINGS, max_examples=120)
