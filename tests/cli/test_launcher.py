@@ -156,7 +156,9 @@ def test_default_bind_is_loopback(tmp_path):
     port = free_port()
     server = ServerProcess([*VALKDB, "--port", str(port), "--save", ""], port, str(tmp_path))
     try:
-        assert "Ready to accept connections tcp on 127.0.0.1:" in server.log()
+        # The port accepts (the kernel's backlog) a moment before the line is logged.
+        assert _wait_for(lambda: "Ready to accept connections tcp on 127.0.0.1:" in server.log()), \
+            server.log()
         if _ipv6_loopback():
             assert _client(port, host="::1").ping()
         assert "0.0.0.0" not in server.log()
