@@ -88,7 +88,7 @@ def wrong_arity(name: str) -> bytes:
     return err(f"ERR wrong number of arguments for '{name}' command")
 
 
-def _c_string(arg: bytes) -> bytes:
+def c_string(arg: bytes) -> bytes:
     """What C's printf("%s") shows of an argument: everything before the first NUL."""
     return arg.partition(b"\0")[0]
 
@@ -96,14 +96,15 @@ def _c_string(arg: bytes) -> bytes:
 def unknown_subcommand(sub: bytes, container: str) -> bytes:
     return err_bytes(
         b"ERR unknown subcommand '%s'. Try %s HELP."
-        % (_c_string(sub[:128]), container.upper().encode())
+        % (c_string(sub[:128]), container.upper().encode())
     )
 
 
-def subcommand_syntax(sub: str, container: str) -> bytes:
-    """Redis's addReplySubcommandSyntaxError."""
-    return err(f"ERR unknown subcommand or wrong number of arguments for '{sub}'. "
-               f"Try {container.upper()} HELP.")
+def subcommand_syntax(sub: bytes, container: str) -> bytes:
+    """Redis's addReplySubcommandSyntaxError: the subcommand as the client spelled it, as %.128s
+    shows it."""
+    return err_bytes(b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+                     % (c_string(sub)[:128], container.upper().encode()))
 
 
 def unknown_client_type(name: bytes) -> bytes:
@@ -120,10 +121,10 @@ def unknown_command(argv: list) -> bytes:
     for arg in argv[1:]:
         if len(shown) >= 128:
             break
-        shown += b"'%s' " % _c_string(arg[: 128 - len(shown)])
+        shown += b"'%s' " % c_string(arg[: 128 - len(shown)])
     return err_bytes(
         b"ERR unknown command '%s', with args beginning with: %s"
-        % (_c_string(argv[0][:128]), shown)
+        % (c_string(argv[0][:128]), shown)
     )
 
 

@@ -254,7 +254,7 @@ def client_kill(c: Context, argv: list[bytes]) -> bytes:
 @command("client|unblock")
 def client_unblock(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 4:
-        return errors.subcommand_syntax("unblock", "client")
+        return errors.subcommand_syntax(b"unblock", "client")
     client_id = to_int(argv[2])
     mode = argv[3].upper() if len(argv) == 4 else b"TIMEOUT"
     if mode not in (b"TIMEOUT", b"ERROR"):

@@ -45,7 +45,7 @@ _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
 
 def _word(arg: bytes) -> bytes:
     """An option as Redis's strcasecmp sees it: up to a NUL, any case."""
-    return arg.partition(b"\0")[0].lower()
+    return errors.c_string(arg).lower()
 
 
 def _unit(arg: bytes) -> float:

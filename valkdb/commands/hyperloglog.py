@@ -136,7 +136,7 @@ def pfdebug(c: Context, argv: list[bytes]) -> bytes:
         return errors.err("ERR The specified key does not exist")
     value = _existing(db, key)
     assert value is not None
-    sub = argv[1].partition(b"\0")[0].lower()  # strcasecmp on the C string
+    sub = errors.c_string(argv[1]).lower()  # strcasecmp on the C string
     work = hll.Hll(value)
     if sub in (b"getreg", b"todense"):
         try:
@@ -157,7 +157,7 @@ def pfdebug(c: Context, argv: list[bytes]) -> bytes:
             for kind, v, n in hll.sparse_runs(work.sparse_payload())))
     if sub == b"encoding":
         return b"+sparse\r\n" if work.is_sparse else b"+dense\r\n"
-    return errors.err_bytes(b"ERR Unknown PFDEBUG subcommand '%s'" % argv[1].partition(b"\0")[0])
+    return errors.err_bytes(b"ERR Unknown PFDEBUG subcommand '%s'" % errors.c_string(argv[1]))
 
 
 @command("pfselftest")

@@ -15,7 +15,6 @@ from valkdb.commands.args import to_int
 from valkdb.commands.keys import help_reply
 from valkdb.commands.stream_reads import propagate_claim, propagate_group_id
 from valkdb.commands.streams import (
-    c_text,
     get_stream,
     interval_id,
     parse_id,
@@ -67,20 +66,18 @@ _XGROUP_HELP = [
 
 
 def subcommand_syntax(argv: list[bytes]) -> bytes:
-    """addReplySubcommandSyntaxError, the subcommand as the client spelled it."""
-    return errors.err_bytes(
-        b"ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
-        % (c_text(argv[1])[:128], argv[0].upper()))
+    """An XGROUP / XINFO subcommand's syntax error."""
+    return errors.subcommand_syntax(argv[1], argv[0].decode("latin-1"))
 
 
 def no_group(key: bytes, group_name: bytes) -> bytes:
     return errors.err_bytes(b"NOGROUP No such key '%s' or consumer group '%s'"
-                            % (c_text(key), c_text(group_name)))
+                            % (errors.c_string(key), errors.c_string(group_name)))
 
 
 def no_such_group(key: bytes, group_name: bytes) -> bytes:
     return errors.err_bytes(b"NOGROUP No such consumer group '%s' for key name '%s'"
-                            % (c_text(group_name), c_text(key)))
+                            % (errors.c_string(group_name), errors.c_string(key)))
 
 
 # -- XGROUP -----------------------------------------------------------------------------------
@@ -327,7 +324,7 @@ def _xclaim_options(argv: list[bytes], first: int, now: int,
             last_id = strict_id(argv[j])
         else:
             raise CommandError(errors.err_bytes(
-                b"ERR Unrecognized XCLAIM option '%s'" % c_text(argv[j])))
+                b"ERR Unrecognized XCLAIM option '%s'" % errors.c_string(argv[j])))
         j += 1
     return delivery, retry, force, justid, last_id
 

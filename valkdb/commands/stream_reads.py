@@ -19,7 +19,7 @@ from typing import Any
 
 from valkdb import errors
 from valkdb.commands.args import to_int
-from valkdb.commands.streams import c_text, get_stream, range_reply, strict_id
+from valkdb.commands.streams import get_stream, range_reply, strict_id
 from valkdb.core.context import Context
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
@@ -153,7 +153,7 @@ def _parse(c: Context, argv: list[bytes], readgroup: bool) -> _Read:
             if c.in_script:
                 raise CommandError(errors.err_bytes(
                     b"ERR %s command is not allowed with BLOCK option from scripts"
-                    % c_text(argv[0])))
+                    % errors.c_string(argv[0])))
             i += 1
             read.timeout = to_int(argv[i], _TIMEOUT_NOT_INTEGER)
             if read.timeout < 0:
@@ -192,7 +192,7 @@ def _parse(c: Context, argv: list[bytes], readgroup: bool) -> _Read:
             if group is None:
                 raise CommandError(errors.err_bytes(
                     b"NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP "
-                    b"option" % (c_text(key), c_text(read.group_name))))
+                    b"option" % (errors.c_string(key), errors.c_string(read.group_name))))
             read.groups.append(group)
         if arg == b"$":
             if readgroup:

@@ -136,11 +136,6 @@ def range_reply(stream: Stream, start: int, end: int, count: int = 0) -> bytes:
     return b"*%d\r\n%s" % (n, data)
 
 
-def c_text(arg: bytes) -> bytes:
-    """What %s shows of an argument in Redis's formatted errors: up to its first NUL."""
-    return arg.partition(b"\0")[0]
-
-
 # -- XADD / XTRIM -----------------------------------------------------------------------------
 
 class TrimArgs:

@@ -490,7 +490,7 @@ def _error(exc: FunctionError) -> bytes:
 
 
 def _subcommand_syntax(argv: list[bytes]) -> bytes:
-    return errors.subcommand_syntax(_oneline(argv[1][:128]), "function")
+    return errors.subcommand_syntax(argv[1], "function")
 
 
 # -- FCALL ------------------------------------------------------------------------------------
