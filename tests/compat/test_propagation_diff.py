@@ -49,8 +49,10 @@ from hypothesis import strategies as st
 
 from tests.compat.aof_stream import AofTail, format_commands, parse_commands
 from tests.compat.propagation_bitmaps import BITMAPS
+from tests.compat.propagation_dump import DUMP
 from tests.compat.propagation_geo import GEO
 from tests.compat.propagation_hyperloglog import ALWAYS_PROPAGATED_HYPERLOGLOG, HYPERLOGLOG
+from tests.compat.propagation_sort import SORT
 from tests.compat.propagation_streams import ALWAYS_PROPAGATED_STREAMS, STREAMS
 from tests.compat.resp import RawConnection, bulk_value, elements, encode_command, read_reply
 from tests.support import ServerProcess, start_redis, start_valkdb
@@ -839,7 +841,7 @@ CORPUS: dict[str, list[Step]] = {
                           ("blocked", BLOCKED), ("expiry", EXPIRY), ("scripts", SCRIPTS),
                           ("functions", FUNCTIONS), ("streams", STREAMS),
                           ("bitmaps", BITMAPS), ("geo", GEO),
-                          ("hyperloglog", HYPERLOGLOG))
+                          ("hyperloglog", HYPERLOGLOG), ("sort", SORT), ("dump", DUMP))
     for name, specs in cases.items()
 }
 

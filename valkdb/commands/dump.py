@@ -1,0 +1,1 @@
+"""DUMP, RESTORE and MIGRATE (Redis's cluster.c). Being written."""

@@ -1,0 +1,1 @@
+"""LOLWUT (Redis's lolwut.c). Being written."""

@@ -1,0 +1,1 @@
+"""MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE / HELP (Redis's object.c). Being written."""
