@@ -25,6 +25,7 @@ from gevent.server import StreamServer
 import valkdb.commands  # noqa: F401  (registers every command family)
 import valkdb.scripting.eval  # noqa: F401  (EVAL, SCRIPT)
 from valkdb import errors
+from valkdb.commands.dump import DumpCodec
 from valkdb.config import Config
 from valkdb.connection import Client
 from valkdb.core.blocking import Blocking
@@ -35,7 +36,12 @@ from valkdb.errors import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
 from valkdb.persistence.loading import load_dataset
-from valkdb.persistence.rdb import function_payload, function_payload_codes
+from valkdb.persistence.rdb import (
+    function_payload,
+    function_payload_codes,
+    payload_value,
+    value_payload,
+)
 from valkdb.persistence.snapshots import Snapshots, remove_file
 from valkdb.scripting.functions import Functions, PayloadCodec  # FUNCTION, FCALL
 from valkdb.store.expiry import ActiveExpiry
@@ -50,6 +56,7 @@ class Server:
         self.keyspace = Keyspace(
             config.databases, config.keyspace_shards, self.expiry.note_deadline)
         self.expiry.keyspace = self.keyspace
+        self.configure_ageing()
         self.pubsub = PubSub()
         self.clients: dict[int, Client] = {}
         self.listeners: list[StreamServer] = []
@@ -70,6 +77,8 @@ class Server:
         self.scripts: Any = None  # scripting.eval.ScriptCache, made on first use
         # The function libraries; FUNCTION DUMP / RESTORE's payload is persistence's format.
         self.functions = Functions(self, PayloadCodec(function_payload, function_payload_codes))
+        self.dump_codec = DumpCodec(value_payload, payload_value)  # DUMP, RESTORE, MIGRATE
+        self.migrate_targets: dict = {}  # MIGRATE's cached connections, by host:port
         self.busy_script: Any = None  # the Lua engine of a script past busy-reply-threshold
         self.loading = False
         self.loading_progress: dict[str, float] = {}  # INFO persistence loading_* fields
@@ -86,7 +95,8 @@ class Server:
     def start(self) -> None:
         """Bind every address and start accepting; raises OSError if a required bind fails."""
         self.listen()
-        self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron)]
+        self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron),
+                            gevent.spawn(self._ageing_clock)]
 
     def listen(self) -> None:
         """A listener per bind address; OSError (and none left open) if a required one fails."""
@@ -272,6 +282,17 @@ class Server:
         client.greenlet = gevent.getcurrent()  # type: ignore[assignment]
         self.clients[client.id] = client
         client.serve()
+
+    def configure_ageing(self) -> None:
+        """The maxmemory policy and LFU settings that decide what a key's access records."""
+        config = self.config
+        self.keyspace.configure_ageing(
+            config.maxmemory_policy.endswith("lfu"), config.lfu_log_factor, config.lfu_decay_time)
+
+    def _ageing_clock(self) -> None:
+        while True:  # serverCron's server.lruclock update, hz times a second
+            gevent.sleep(1 / max(self.config.hz, 1))
+            self.keyspace.tick()
 
     def _cron(self) -> None:
         while True:

@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-import valkdb.commands  # noqa: F401  (registers every command)
+import valkdb.server  # noqa: F401  (registers every command, EVAL and FUNCTION included)
 from tests.compat.differ import Differ
 from tests.compat.resp import RawConnection, bulk_value, elements
 from valkdb.core.registry import COMMANDS, TABLE

@@ -32,7 +32,8 @@ Step syntax: `CMD args` runs on client A; `B: CMD args` on client B (each client
 connection to each server); `A> CMD` sends a blocking command without waiting (until the server
 counts it as blocked); `A<` reads its reply; `~100` waits 100 ms (what is logged meanwhile counts
 for the next step); a tuple of these is one step, measured once at its end. `{s+100}` and
-`{ms-5000}` stand for the Unix time in s or ms plus an offset.
+`{ms-5000}` stand for the Unix time in s or ms plus an offset; `{target}` for the port of a
+third server (a redis-server) that MIGRATE steps move keys to.
 """
 
 from __future__ import annotations
@@ -148,12 +149,17 @@ def parse_step(spec: str | tuple[str, ...]) -> Step:
     return Step(tuple(parse_action(text) for text in (first, *texts[1:])), expect)
 
 
+_MIGRATION_TARGET: list[int] = []  # the port {target} stands for, while the pair runs
+
+
 def expand(arg: str) -> bytes:
     """{s+100}: the Unix time in seconds plus 100; {ms-5000}: in milliseconds minus 5000."""
     def now(match: re.Match) -> str:
         unit, offset = match.groups()
         base = time.time() * (1000 if unit == "ms" else 1)
         return str(int(base) + int(offset))
+    if "{target}" in arg:
+        arg = arg.replace("{target}", str(_MIGRATION_TARGET[0]))
     return _TEMPLATE.sub(now, arg).encode("latin-1")  # any byte, as a \\xHH escape
 
 
@@ -386,6 +392,8 @@ def normalise(commands: list[list[bytes]], outcome: Outcome) -> tuple[list[tuple
         args = list(argv)
         if name == b"PEXPIREAT" and len(args) > 2:
             args[2] = stamp(args[2])
+        elif name in (b"RESTORE", b"RESTORE-ASKING") and len(args) > 2 and args[2] != b"0":
+            args[2] = stamp(args[2])
         elif name == b"SET":
             for i in range(3, len(args) - 1):
                 if args[i].upper() == b"PXAT":
@@ -429,15 +437,20 @@ def pair(tmp_path_factory):
     except Exception:
         valkdb.stop()
         raise
+    target = None
     try:
+        target = start_redis("--save", "")
+        _MIGRATION_TARGET[:] = [target.port]
         both = Pair((valkdb, valkdb_dir), (redis, redis_dir))
         try:
             yield both
         finally:
             both.close()
     finally:
-        valkdb.stop()
-        redis.stop()
+        _MIGRATION_TARGET.clear()
+        for server in (valkdb, redis, target):
+            if server is not None:
+                server.stop()
 
 
 # -- the corpus -------------------------------------------------------------------------------

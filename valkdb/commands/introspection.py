@@ -204,13 +204,35 @@ def _keys_of(argv: list[bytes]) -> list[tuple[int, list[str]]]:
     arity = entry.arity
     if arity != len(argv) and (arity > 0 or len(argv) < -arity):
         raise CommandError(errors.err("ERR Invalid number of arguments specified for command"))
-    keys = _keys_from_specs(specs, argv)
+    keys = _sort_keys(argv) if entry.name == "sort" else _keys_from_specs(specs, argv)
     if keys is None:  # a spec only Redis's own C code can follow: the registry's positions
         flags = _flags(specs[0]) if specs else []
         last = entry.last_key if entry.last_key >= 0 else len(argv) + entry.last_key
         keys = [(pos, flags) for pos in range(entry.first_key, last + 1, entry.step or 1)]
     if not keys and "no_mandatory_keys" not in entry.flags:
         raise CommandError(errors.err("ERR Invalid arguments specified for command"))
+    return keys
+
+
+_SORT_SKIPS = {b"limit": 2, b"get": 1, b"by": 1}
+
+
+def _sort_keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
+    """SORT's keys, found as Redis's sortGetKeys finds them (its STORE key spec is of a kind
+    no spec walk follows): the sorted key, and the argument after the last STORE, skipping
+    the arguments of LIMIT, GET and BY."""
+    keys = [(1, ["RO", "access"])]
+    store = None
+    i = 2
+    while i < len(argv):
+        word = argv[i].lower()
+        if word in _SORT_SKIPS:
+            i += _SORT_SKIPS[word]
+        elif word == b"store" and i + 1 < len(argv):
+            store = i + 1
+        i += 1
+    if store is not None:
+        keys.append((store, ["OW", "update"]))
     return keys
 
 

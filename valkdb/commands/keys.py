@@ -43,18 +43,19 @@ def unlink(c: Context, argv: list[bytes]) -> bytes:
 
 @command("exists")
 def exists(c: Context, argv: list[bytes]) -> bytes:
-    lookup = c.db.lookup
-    return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
+    peek = c.db.peek  # EXISTS leaves the keys' access times alone, TOUCH sets them
+    return integer(sum(1 for key in argv[1:] if peek(key) is not None))
 
 
 @command("touch")
 def touch(c: Context, argv: list[bytes]) -> bytes:
-    return exists(c, argv)
+    lookup = c.db.lookup
+    return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
 @command("type")
 def type_(c: Context, argv: list[bytes]) -> bytes:
-    value = c.db.lookup(argv[1])
+    value = c.db.peek(argv[1])
     return simple(b"none" if value is None else type_name(value))
 
 
@@ -222,8 +223,10 @@ def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
     if db.lookup(dst) is not None and nx:
         return integer(0)
     deadline = db.deadline(src)
+    field = db.access_field(src)  # the same object moves in Redis, with its age
     db.delete(src)
     db.store(dst, value)
+    db.set_access_field(dst, field)
     c.server.blocking.ready(db, dst)  # a key added, as Redis's dbAdd: serve waiters
     if deadline is not None:
         db.set_deadline(dst, deadline)
@@ -268,7 +271,9 @@ def move(c: Context, argv: list[bytes]) -> bytes:
     value = c.db.lookup(key)
     if value is None or dst_db.lookup(key) is not None:
         return integer(0)
+    field = c.db.access_field(key)
     _move_value(c, c.db, key, dst_db, key, value)
+    dst_db.set_access_field(key, field)
     c.db.delete(key)
     return integer(1)
 
@@ -393,7 +398,7 @@ def propagate_expiry(c, key: bytes, options: Sequence[bytes] = ()) -> None:  # t
     """After a command gave key a TTL: log it as an absolute PEXPIREAT (with the EXPIRE
     options as sent), or as a DEL (UNLINK with lazyfree-lazy-expire) when the deadline had
     already passed and the key is gone (expireGenericCommand's rewrites)."""
-    deadline = c.db.deadline(key) if c.db.lookup(key) is not None else None
+    deadline = c.db.deadline(key) if c.db.peek(key) is not None else None
     if deadline is None:
         c.propagate([b"UNLINK" if c.server.config.lazyfree_lazy_expire else b"DEL", key])
     else:
@@ -404,14 +409,14 @@ def propagate_expiry(c, key: bytes, options: Sequence[bytes] = ()) -> None:  # t
 def _propagate_expire(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[no-untyped-def]
     if reply != ONE:
         return
-    if argv[0].lower() == b"pexpireat" and c.db.lookup(argv[1]) is not None:
+    if argv[0].lower() == b"pexpireat" and c.db.peek(argv[1]) is not None:
         c.propagate(argv)  # already in its propagated form
     else:
         propagate_expiry(c, argv[1], argv[3:])
 
 
 def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[no-untyped-def]
-    if c.db.lookup(key) is None:
+    if c.db.peek(key) is None:
         return MINUS_TWO
     deadline = c.db.deadline(key)
     if deadline is None:
@@ -454,7 +459,7 @@ _SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (OBJ_SHARED_INT
 
 
 def _object_value(c, key: bytes):  # type: ignore[no-untyped-def]
-    value = c.db.lookup(key)
+    value = c.db.peek(key)
     if value is None:
         raise CommandError(c.resp.null)
     return value
@@ -477,23 +482,25 @@ def object_refcount(c: Context, argv: list[bytes]) -> bytes:
 @command("object|idletime")
 def object_idletime(c: Context, argv: list[bytes]) -> bytes:
     _object_value(c, argv[2])
-    if c.server.config.maxmemory_policy.endswith("lfu"):
+    ageing = c.db.ageing
+    if ageing.lfu:
         return errors.err(
-            "ERR An LRU maxmemory policy is selected, access time not tracked. Please note "
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note "
             "that when switching between policies at runtime LRU and LFU data will take some "
             "time to adjust.")
-    return integer(0)  # valkdb does not track per-key access times
+    return integer(ageing.idle_seconds(c.db.access_field(argv[2])))
 
 
 @command("object|freq")
 def object_freq(c: Context, argv: list[bytes]) -> bytes:
     _object_value(c, argv[2])
-    if not c.server.config.maxmemory_policy.endswith("lfu"):
+    ageing = c.db.ageing
+    if not ageing.lfu:
         return errors.err(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
             "note that when switching between policies at runtime LRU and LFU data will take "
             "some time to adjust.")
-    return integer(0)
+    return integer(ageing.frequency(c.db.access_field(argv[2])))
 
 
 _OBJECT_HELP = [

@@ -534,6 +534,7 @@ _APPLY = {
     "repl-backlog-size": _apply_backlog_size,
     "tls-port": _apply_tls_port,
     "tls": _apply_tls,
+    "ageing": lambda server: server.configure_ageing(),
 }
 
 

@@ -102,12 +102,17 @@ def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> Non
 @command("set")
 def set_(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 3:
-        c.db.store(argv[1], argv[2])
+        db = c.db
+        if db.lru < 0:  # under LFU, SET's lookup counts as an access (lookupKeyWrite)
+            db.lookup(argv[1])
+        db.store(argv[1], argv[2])
         return OK
     flags, unit_arg = parse_expiry_options(argv, 3, True)
     deadline = None if unit_arg is None else expiry_deadline(c, *unit_arg)
     key, value = argv[1], argv[2]
     db = c.db
+    if b"GET" in flags and db.lru < 0:
+        db.lookup(key)  # under LFU, SET GET's read is one more access (getGenericCommand)
     old = db.lookup(key)
     if b"GET" in flags and old is not None and type(old) is not bytes:
         return errors.WRONGTYPE
@@ -222,8 +227,11 @@ def mget(c: Context, argv: list[bytes]) -> bytes:
 def mset(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) % 2 == 0:
         return errors.wrong_arity("mset")
-    store = c.db.store
+    db = c.db
+    store = db.store
     for i in range(1, len(argv), 2):
+        if db.lru < 0:  # under LFU, setKey's lookup counts as an access
+            db.lookup(argv[i])
         store(argv[i], argv[i + 1])
     return OK
 

@@ -192,7 +192,7 @@ SETTINGS: tuple[Setting, ...] = (
          unsigned=True),
     _enum("maxmemory-policy", "noeviction", "volatile-lru volatile-lfu volatile-random "
           "volatile-ttl allkeys-lru allkeys-lfu allkeys-random noeviction",
-          "Eviction policy (OBJECT FREQ needs an LFU one; no eviction)."),
+          "Eviction policy (OBJECT FREQ needs an LFU one; no eviction).", apply="ageing"),
     _num("maxmemory-samples", "5", 1, INT_MAX, "Keys sampled per eviction (compat)."),
     _num("maxmemory-eviction-tenacity", "10", 0, 100, "Eviction effort (compat)."),
     _bool("replica-ignore-maxmemory", "yes", "Replicas do not evict (compat).",
@@ -307,8 +307,8 @@ SETTINGS: tuple[Setting, ...] = (
     _num("hz", "10", 0, INT_MAX, "Background task frequency (active expiry, timeouts); "
          "kept within 1..500."),
     _bool("dynamic-hz", "yes", "Raise hz with many clients (compat)."),
-    _num("lfu-log-factor", "10", 0, INT_MAX, "LFU counter logarithm factor (compat)."),
-    _num("lfu-decay-time", "1", 0, INT_MAX, "LFU counter decay, minutes (compat)."),
+    _num("lfu-log-factor", "10", 0, INT_MAX, "LFU counter logarithm factor.", apply="ageing"),
+    _num("lfu-decay-time", "1", 0, INT_MAX, "LFU counter decay, minutes.", apply="ageing"),
     # -- Active defragmentation ------------------------------------------------------------------
     _bool("activedefrag", "no", "Active defragmentation (refused, as by Debian's Redis)."),
     _mem("active-defrag-ignore-bytes", "100mb", 1, LONG_MAX, "Fragmentation ignored below "

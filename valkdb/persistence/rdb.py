@@ -215,18 +215,53 @@ def function_payload(codes: Iterable[bytes]) -> bytes:
     return body + _CHECKSUM.pack(crc64(body))
 
 
-def function_payload_codes(payload: bytes) -> Iterator[bytes]:
-    """The library codes in a FUNCTION RESTORE payload, one by one; ValueError with Redis's
-    message (functionRestoreCommand, verifyDumpPayload) where the payload goes wrong."""
+def _check_payload(payload: bytes) -> None:
+    """verifyDumpPayload: a footer whose RDB version this server reads, and a CRC64 that
+    matches; ValueError with RESTORE's message otherwise."""
     if (len(payload) < 10 or int.from_bytes(payload[-10:-8], "little") > RDB_VERSION
             or _CHECKSUM.unpack(payload[-8:])[0] != crc64(memoryview(payload)[:-8])):
         raise ValueError("DUMP payload version or checksum are wrong")
+
+
+def function_payload_codes(payload: bytes) -> Iterator[bytes]:
+    """The library codes in a FUNCTION RESTORE payload, one by one; ValueError with Redis's
+    message (functionRestoreCommand, verifyDumpPayload) where the payload goes wrong."""
+    _check_payload(payload)
     reader = RDBReader(io.BytesIO(payload), _DefaultLimits())
     while len(payload) - reader.position > 10:
         type_byte = reader._byte()
         if type_byte not in (_OP_FUNCTION2, _OP_FUNCTION_PRE_GA):
             raise ValueError("given type is not a function")
         yield reader.function_code(type_byte)
+
+
+def value_payload(value: Any) -> bytes:
+    """DUMP's payload: the value as one RDB object (its type byte, then the value as an RDB
+    file stores it), the RDB version and the CRC64 (createDumpPayload)."""
+    if type(value) is bytes:
+        body = b"\x00" + encode_string(value)
+    else:
+        type_byte, payload = _ENCODERS[type(value)]
+        body = type_byte + payload(value)
+    body += _PAYLOAD_VERSION
+    return body + _CHECKSUM.pack(crc64(body))
+
+
+def payload_value(payload: bytes, limits: Any) -> Any:
+    """RESTORE's value from a DUMP payload of Redis or valkdb, in the encoding `limits`
+    (the server's settings) choose; ValueError with Redis's message when the footer is wrong
+    or the object cannot be read ("Bad data format": a module type, a function, an empty
+    collection, a value cut short). Bytes after the object are ignored, as Redis ignores them."""
+    _check_payload(payload)
+    reader = RDBReader(io.BytesIO(payload[:-10]), limits)
+    try:
+        loader = reader._loaders.get(reader._byte())
+        value = None if loader is None else loader()
+    except (RDBError, ValueError, IndexError, struct.error):
+        value = None
+    if value is None:
+        raise ValueError("Bad data format")
+    return value
 
 
 # -- decoding the compact encodings ---------------------------------------------------------------

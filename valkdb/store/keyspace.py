@@ -1,6 +1,8 @@
 """The keyspace: numbered databases, each split into shards of plain dicts.
 
-A shard holds `data` (key -> value) and `expires` (key -> deadline in ms since the epoch). Values
+A shard holds `data` (key -> value), `expires` (key -> deadline in ms since the epoch) and
+`access` (key -> Redis's 24-bit LRU/LFU field, see ageing.py: every lookup that is not a peek
+stores the clock there, as Redis's lookupKey updates robj->lru). Values
 are Python objects whose type is the Redis type: bytes for strings; later issues add lists,
 hashes, sets and sorted sets.
 
@@ -26,6 +28,7 @@ from typing import Any
 
 from gevent.lock import Semaphore
 
+from valkdb.store.ageing import Ageing
 from valkdb.store.stream import Stream
 
 
@@ -45,11 +48,12 @@ class Changes:
 
 
 class Shard:
-    __slots__ = ("data", "expires", "lock", "deletions")
+    __slots__ = ("data", "expires", "access", "lock", "deletions")
 
     def __init__(self) -> None:
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
+        self.access: dict[bytes, int] = {}
         self.lock = Semaphore()
         self.deletions = 0  # keys removed so far; SCAN cursors use it to stay complete
 
@@ -58,9 +62,13 @@ class Database:
     """One numbered database. Methods never yield; iteration hands out snapshots in chunks."""
 
     def __init__(self, index: int, nshards: int, on_deadline: Callable[[int], None],
-                 changes: Changes) -> None:
+                 changes: Changes, ageing: Ageing) -> None:
         self.index = index
         self.changes = changes
+        self.ageing = ageing
+        # The LRU clock every access stores, or -1 under an LFU policy (the counter then
+        # changes per access): one int compare on the lookup path. Keyspace.tick sets it.
+        self.lru = ageing.lru
         self.shards = [Shard() for _ in range(nshards)]
         self._n = nshards
         self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
@@ -92,6 +100,7 @@ class Database:
             if deadline is not None and deadline <= now_ms() and not self.loading:
                 del shard.data[key]
                 del shard.expires[key]
+                shard.access.pop(key, None)
                 shard.deletions += 1
                 self.expired += 1
                 if self.watched:
@@ -99,7 +108,31 @@ class Database:
                 if self.on_expired is not None:
                     self.on_expired(self, key)
                 return None
+        if value is not None:
+            lru = self.lru
+            if lru >= 0:
+                shard.access[key] = lru
+            else:
+                shard.access[key] = self.ageing.touched(shard.access.get(key, 0))
         return value
+
+    def peek(self, key: bytes) -> Any:
+        """lookup() that leaves the key's access time alone (Redis's LOOKUP_NOTOUCH: TYPE,
+        EXISTS, TTL, OBJECT, MEMORY USAGE)."""
+        shard = self.shards[hash(key) % self._n]
+        field = shard.access.get(key)
+        value = self.lookup(key)
+        if value is not None and field is not None:
+            shard.access[key] = field
+        return value
+
+    def access_field(self, key: bytes) -> int:
+        """The key's LRU/LFU field (see ageing.py); call after a lookup found it live."""
+        field = self.shards[hash(key) % self._n].access.get(key)
+        return self.ageing.fresh() if field is None else field
+
+    def set_access_field(self, key: bytes, field: int) -> None:
+        self.shards[hash(key) % self._n].access[key] = field
 
     def store(self, key: bytes, value: Any) -> None:
         """Set key to value and drop any TTL, as SET does."""
@@ -109,13 +142,26 @@ class Database:
         shard.data[key] = value
         if shard.expires:
             shard.expires.pop(key, None)
+        # A new value starts its own age; under LFU an overwrite keeps the counter it had
+        # (Redis's dbSetValue copies old->lru).
+        lru = self.lru
+        if lru >= 0:
+            shard.access[key] = lru
+        elif key not in shard.access:
+            shard.access[key] = self.ageing.fresh()
         self.changes.dirty += 1
         if self.watched:
             self.signal(key)
 
     def replace(self, key: bytes, value: Any) -> None:
         """Set the value of a key, keeping its TTL (APPEND, INCR, SETRANGE, SET KEEPTTL)."""
-        self.shards[hash(key) % self._n].data[key] = value
+        shard = self.shards[hash(key) % self._n]
+        shard.data[key] = value
+        lru = self.lru
+        if lru >= 0:
+            shard.access[key] = lru
+        elif key not in shard.access:
+            shard.access[key] = self.ageing.fresh()
         self.changes.dirty += 1
         if self.watched:
             self.signal(key)
@@ -133,6 +179,7 @@ class Database:
         shard = self.shards[hash(key) % self._n]
         del shard.data[key]
         shard.expires.pop(key, None)
+        shard.access.pop(key, None)
         shard.deletions += 1
         self.changes.dirty += 1
         if self.blocked and key in self.blocked and self.on_blocked_key_gone is not None:
@@ -159,6 +206,7 @@ class Database:
             if shard.data.pop(key, None) is not None:
                 shard.deletions += 1
             shard.expires.pop(key, None)
+            shard.access.pop(key, None)
             return
         shard.expires[key] = deadline
         self._on_deadline(deadline)
@@ -240,7 +288,7 @@ class Database:
             with shard.lock:
                 self.changes.dirty += len(shard.data)
                 shard.deletions += len(shard.data)
-                shard.data, shard.expires = {}, {}
+                shard.data, shard.expires, shard.access = {}, {}, {}
             yield
 
     def swap(self, other: Database) -> None:
@@ -301,6 +349,7 @@ class Database:
                 if deadline <= now:
                     del expires[key]
                     del shard.data[key]
+                    shard.access.pop(key, None)
                     expired += 1
                     if self.watched:
                         self.signal(key)
@@ -316,7 +365,21 @@ class Keyspace:
 
     def __init__(self, databases: int, nshards: int, on_deadline: Callable[[int], None]) -> None:
         self.changes = Changes()
-        self.dbs = [Database(i, nshards, on_deadline, self.changes) for i in range(databases)]
+        self.ageing = Ageing()
+        self.dbs = [Database(i, nshards, on_deadline, self.changes, self.ageing)
+                    for i in range(databases)]
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance the ageing clock (the server's cron, hz times a second)."""
+        ageing = self.ageing
+        ageing.tick(now)
+        lru = -1 if ageing.lfu else ageing.lru
+        for db in self.dbs:
+            db.lru = lru
+
+    def configure_ageing(self, lfu: bool, log_factor: int, decay_time: int) -> None:
+        self.ageing.configure(lfu, log_factor, decay_time)
+        self.tick()
 
     def set_loading(self, loading: bool) -> None:
         for db in self.dbs:
