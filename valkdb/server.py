@@ -26,6 +26,7 @@ import valkdb.commands  # noqa: F401  (registers every command family)
 import valkdb.scripting.eval  # noqa: F401  (EVAL, SCRIPT)
 from valkdb import errors
 from valkdb.commands.dump import DumpCodec
+from valkdb.commands.server import process_rss
 from valkdb.config import Config
 from valkdb.connection import Client
 from valkdb.core.blocking import Blocking
@@ -61,6 +62,7 @@ class Server:
         self.clients: dict[int, Client] = {}
         self.listeners: list[StreamServer] = []
         self.started = time.time()
+        self.startup_rss = 0  # the process's size once it listens (INFO used_memory_startup)
         self.children = Children(self._inherited_sockets)
         self.rdb = Snapshots(self)
         self.aof_files = AppendLog(self)  # the AOF directory, its rewrites and its writer
@@ -95,6 +97,7 @@ class Server:
     def start(self) -> None:
         """Bind every address and start accepting; raises OSError if a required bind fails."""
         self.listen()
+        self.startup_rss = process_rss()
         self._background = [gevent.spawn(self.expiry.run), gevent.spawn(self._cron),
                             gevent.spawn(self._ageing_clock)]
 

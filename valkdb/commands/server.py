@@ -63,7 +63,6 @@ def time_(c: Context, argv: list[bytes]) -> bytes:
 # Per process, as Redis's run_id. os.urandom, not secrets: that loads OpenSSL (+4 MB RSS).
 _RUN_ID = os.urandom(20).hex().encode()
 _REPL_ID = os.urandom(20).hex().encode()
-_STARTUP_RSS = 0  # set at the first INFO: the process's size before clients grew it
 
 
 def _human(n: int) -> bytes:
@@ -76,12 +75,27 @@ def _human(n: int) -> bytes:
     raise AssertionError("unreachable")
 
 
-def _rss() -> int:
+def process_rss() -> int:
+    """The process's resident size now."""
     try:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def process_peak() -> int:
+    """The process's peak resident size (VmHWM). Not getrusage's ru_maxrss where /proc has
+    it: Linux carries that over exec, so a server started by a big process would report its
+    parent's peak."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _info_server(c):
@@ -133,13 +147,13 @@ def _info_clients(c):
     ]
 
 
-def _info_memory(c):
-    global _STARTUP_RSS
+def info_memory(c):  # type: ignore[no-untyped-def]
+    """INFO memory's fields (MEMORY STATS and DOCTOR read them too)."""
     config = c.server.config
-    used = _rss()
-    peak = max(used, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    _STARTUP_RSS = _STARTUP_RSS or used
-    dataset = max(0, used - _STARTUP_RSS)
+    used = process_rss()
+    peak = max(used, process_peak())
+    startup = c.server.startup_rss or used  # the size before clients grew it
+    dataset = max(0, used - startup)
     system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     zero = b"0"
     scripts = c.server.scripts  # EVAL's Lua runtime, once a script has needed it
@@ -158,8 +172,8 @@ def _info_memory(c):
         (b"used_memory_rss", b"%d" % used), (b"used_memory_rss_human", _human(used)),
         (b"used_memory_peak", b"%d" % peak), (b"used_memory_peak_human", _human(peak)),
         (b"used_memory_peak_perc", b"%.2f%%" % (100 * used / peak)),
-        (b"used_memory_overhead", b"%d" % _STARTUP_RSS),
-        (b"used_memory_startup", b"%d" % _STARTUP_RSS),
+        (b"used_memory_overhead", b"%d" % startup),
+        (b"used_memory_startup", b"%d" % startup),
         (b"used_memory_dataset", b"%d" % dataset),
         (b"used_memory_dataset_perc", b"%.2f%%" % (100 * dataset / used)),
         (b"allocator_allocated", b"%d" % used), (b"allocator_active", b"%d" % used),
@@ -347,7 +361,7 @@ def _info_keyspace(c):
 _SECTIONS = {
     b"server": (b"Server", _info_server),
     b"clients": (b"Clients", _info_clients),
-    b"memory": (b"Memory", _info_memory),
+    b"memory": (b"Memory", info_memory),
     b"persistence": (b"Persistence", _info_persistence),
     b"stats": (b"Stats", _info_stats),
     b"replication": (b"Replication", _info_replication),

@@ -523,10 +523,10 @@ class Stream:
     def rax_nodes(self) -> int:
         """The number of nodes of Redis's rax holding these listpack nodes' 16-byte keys."""
         keys = [k.to_bytes(16, "big") for k in self.nodes]
-        return _rax_count(keys, 0, len(keys), 0) if keys else 1
+        return rax_count(keys, 0, len(keys), 0) if keys else 1
 
 
-def _rax_count(keys: list[bytes], lo: int, hi: int, depth: int) -> int:
+def rax_count(keys: list[bytes], lo: int, hi: int, depth: int) -> int:
     """Nodes of the compressed radix tree over sorted keys[lo:hi] below a node at depth."""
     if depth == 16:
         return 1
@@ -535,7 +535,7 @@ def _rax_count(keys: list[bytes], lo: int, hi: int, depth: int) -> int:
     while common < 16 and first[common] == last[common]:
         common += 1
     if common > depth:  # a compressed node holds the shared chars
-        return 1 + _rax_count(keys, lo, hi, common)
+        return 1 + rax_count(keys, lo, hi, common)
     total = 1  # a branching node, one child per distinct byte
     start = lo
     while start < hi:
@@ -543,6 +543,6 @@ def _rax_count(keys: list[bytes], lo: int, hi: int, depth: int) -> int:
         end = start + 1
         while end < hi and keys[end][depth] == byte:
             end += 1
-        total += _rax_count(keys, start, end, depth + 1)
+        total += rax_count(keys, start, end, depth + 1)
         start = end
     return total
