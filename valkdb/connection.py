@@ -314,15 +314,17 @@ class Client(Context):
     def describe(self) -> str:
         """One CLIENT LIST line (without the trailing newline)."""
         now = time.monotonic()
+        subscribed = self.channels or self.patterns or self.shard_channels
         flags = "".join(flag for flag, on in (
-            ("b", self.waiter is not None), ("P", self.channels or self.patterns),
+            ("b", self.waiter is not None), ("P", subscribed),
             ("x", self.multi is not None)) if on) or "N"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.sock.fileno()} "
             f"name={self.name.decode('utf-8', 'replace')} "
             f"age={int(time.time() - self.created)} idle={int(now - self.last_active)} "
             f"flags={flags} db={self.db.index} sub={len(self.channels)} psub={len(self.patterns)} "
-            f"ssub=0 multi={-1 if self.multi is None else len(self.multi)} "
+            f"ssub={len(self.shard_channels)} "
+            f"multi={-1 if self.multi is None else len(self.multi)} "
             f"qbuf={self.reader.pending()} qbuf-free=0 argv-mem=0 "
             f"multi-mem=0 rbs={RECV_SIZE} rbp=0 obl=0 oll={len(self._out)} "
             f"omem={self._out_size} tot-mem=0 events=r cmd={self.last_command} user=default "

@@ -305,7 +305,7 @@ class Server:
                 deadline = time.monotonic() - timeout
                 for client in list(self.clients.values()):
                     if (client.idle and client.last_active < deadline and client.waiter is None
-                            and not (client.channels or client.patterns)):
+                            and not (client.channels or client.patterns or client.shard_channels)):
                         self.log.debug("Closing idle client")
                         client.kill()
 

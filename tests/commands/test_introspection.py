@@ -26,6 +26,8 @@ GETKEYS_CASES = [
     "get a", "get a b", "set k v ex 10", "mset a 1 b 2", "mset a 1 b", "del a b c", "rename a b",
     "object encoding k", "config get x", "ping", "nosuch a", "copy a b", "getex k", "mget a b",
     "eval s 2 a b c", "eval s 3 a", "zunionstore d 2 a b", "sort k by x store d",
+    "sort k limit 0 1 get store by store store e store", "spublish a b", "ssubscribe a b",
+    "sunsubscribe a",
     "lmpop 2 a b left",
     "xread count 2 streams a b 0 0", "migrate h 1 k 0 5", "exists a b", "expire k 5",
 ]

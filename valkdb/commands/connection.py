@@ -29,7 +29,7 @@ from valkdb.protocol.encoder import (
 def ping(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 2:
         return errors.wrong_arity("ping")
-    if c.channels or c.patterns:
+    if c.channels or c.patterns or c.shard_channels:
         if c.resp.version == 2:  # in RESP2 subscribed mode PING answers as a message
             return b"*2\r\n$4\r\npong\r\n" + bulk(argv[1] if len(argv) == 2 else b"")
     if len(argv) == 2:
@@ -182,7 +182,8 @@ def client_info(c: Any, argv: list[bytes]) -> bytes:  # a connection.Client
 
 
 def _client_type(client) -> bytes:  # type: ignore[no-untyped-def]
-    return b"pubsub" if (client.channels or client.patterns) else b"normal"
+    subscribed = client.channels or client.patterns or client.shard_channels
+    return b"pubsub" if subscribed else b"normal"
 
 
 @command("client|list")

@@ -199,8 +199,10 @@ def _keys_of(argv: list[bytes]) -> list[tuple[int, list[str]]]:
     if entry is None:
         raise CommandError(errors.err("ERR Invalid command specified"))
     specs = [spec["map"] for spec in entry.spec["key_specs"]["set"]]
-    if entry.first_key <= 0 and not specs:
+    real = [spec for spec in specs if "not_key" not in _flags(spec)]  # not channel names
+    if (entry.first_key <= 0 and not specs) or (specs and not real):
         raise CommandError(errors.err("ERR The command has no key arguments"))
+    specs = real
     arity = entry.arity
     if arity != len(argv) and (arity > 0 or len(argv) < -arity):
         raise CommandError(errors.err("ERR Invalid number of arguments specified for command"))

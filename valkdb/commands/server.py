@@ -312,7 +312,7 @@ def _info_stats(c):
         (b"keyspace_misses", b"%d" % stats["keyspace_misses"]),
         (b"pubsub_channels", b"%d" % len(server.pubsub.channels)),
         (b"pubsub_patterns", b"%d" % server.pubsub.numpat()),
-        (b"pubsubshard_channels", zero),
+        (b"pubsubshard_channels", b"%d" % len(server.pubsub.shard_channels)),
         *[(name, zero) for name in tail],
     ]
 

@@ -27,8 +27,8 @@ class Context:
     server, db, resp (the encoder of the protocol spoken), authenticated, multi (the queued
     (entry, argv) while a MULTI is open, else None), multi_failed, in_exec (running EXEC's
     queue), in_script (called by a script: nothing yields or blocks, `noscript` commands are
-    refused), channels / patterns (subscriptions), watching / dirty_cas (WATCH), last_command,
-    close_after_reply.
+    refused), channels / patterns / shard_channels (subscriptions), watching / dirty_cas (WATCH),
+    last_command, close_after_reply.
     """
 
     # Socket-less contexts have no subscriptions and no connection to name; these stay empty.
@@ -50,6 +50,7 @@ class Context:
         self.in_script = False
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}  # SSUBSCRIBE's
         self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
         self.dirty_cas = False
         self.last_command = "NULL"

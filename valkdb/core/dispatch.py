@@ -72,7 +72,8 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
         refusal = server.gate(entry)
         if refusal is not None:
             return refuse(ctx, refusal, entry)
-    if (ctx.channels or ctx.patterns) and ctx.resp.version == 2 and not entry.pubsub_ok:
+    if ((ctx.channels or ctx.patterns or ctx.shard_channels) and ctx.resp.version == 2
+            and not entry.pubsub_ok):
         return refuse(ctx, errors.err(
             f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
             "PING / QUIT / RESET are allowed in this context"
