@@ -6,6 +6,9 @@
     python tools/bench.py --baseline a73ca45    # also valkdb as of that revision, same run
     python tools/bench.py --tests evalsha       # EVALSHA of `return redis.call('INCR', KEYS[1])`
     python tools/bench.py --tests xadd,xrange   # XADD *, XRANGE <random ID> + COUNT 10 (100,000)
+    python tools/bench.py --tests setbit,getbit,bitcount,pfadd,pfcount,geoadd,geosearch
+        # bits of a 1 MB bitmap, BITCOUNT of a 64 MB string (fewer requests: each one counts
+        # 64 MB), HyperLogLogs, and a 100,000-member geo set
 
 Each round runs every (pipeline, test) case against every server, rotating which goes first, so
 that drift on the machine hits all alike. Prints every figure, then the median per case and the
@@ -20,6 +23,7 @@ import hashlib
 import io
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -32,13 +36,28 @@ from common import encode, pair, run_pipelined, start_valkdb
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 STREAM_LENGTH = 100_000  # entries 1-1 ... 100000-1 in bench:stream
+BIG_STRING = 64 << 20  # bytes of bench:big, for BITCOUNT
+GEO_MEMBERS = 100_000  # members of bench:geo, spread over 2 x 2 degrees around Palermo
+HLL_ELEMENTS = 100_000  # elements added to bench:hll (dense by then)
 COMMANDS = {
     "evalsha": ["EVALSHA", SCRIPT_SHA, "1", "counter"],
     "xadd": ["XADD", "bench:events", "*", "type", "signup"],
     # __rand_int__ is a random 12-digit number below -r: an ID `ms` somewhere in the stream.
     "xrange": ["-r", str(STREAM_LENGTH), "XRANGE", "bench:stream", "__rand_int__", "+", "COUNT",
                "10"],
+    # __rand_int__ has leading zeros, which bit offsets refuse: fixed offsets in a 1 MB bitmap.
+    "setbit": ["SETBIT", "bench:bits", "4000000", "1"],
+    "getbit": ["GETBIT", "bench:bits", "4000001"],
+    "bitcount": ["BITCOUNT", "bench:big"],
+    "pfadd": ["-r", "100000000", "PFADD", "bench:hll-new", "element:__rand_int__"],
+    "pfcount": ["PFCOUNT", "bench:hll"],
+    "geoadd": ["-r", "100000000", "GEOADD", "bench:geo-new", "13.361389", "38.115556",
+               "member:__rand_int__"],
+    "geosearch": ["GEOSEARCH", "bench:geo", "FROMLONLAT", "13.5", "38.5", "BYRADIUS", "10", "km",
+                  "COUNT", "10", "ASC"],
 }
+# Tests whose every request is heavy run with at most this many requests.
+REQUEST_CAP = {"bitcount": 2000}
 
 
 def prepare(port: int) -> None:
@@ -50,6 +69,19 @@ def prepare(port: int) -> None:
         run_pipelined(sock, [encode(b"DEL", b"bench:stream")] + [
             encode(b"XADD", b"bench:stream", b"%d-1" % i, b"f", b"%d" % i)
             for i in range(1, STREAM_LENGTH + 1)], batch=1000)
+        rng = random.Random(12)  # the same members on every server
+        geo = [encode(b"GEOADD", b"bench:geo", *(
+            part for i in range(start, start + 100)
+            for part in (b"%.6f" % (12.5 + 2 * rng.random()),
+                         b"%.6f" % (37.5 + 2 * rng.random()), b"m%d" % i)
+        )) for start in range(0, GEO_MEMBERS, 100)]
+        hll = [encode(b"PFADD", b"bench:hll", *(b"e%d" % i for i in range(start, start + 1000)))
+               for start in range(0, HLL_ELEMENTS, 1000)]
+        run_pipelined(sock, [encode(b"DEL", b"bench:geo", b"bench:hll", b"bench:big"),
+                             encode(b"SETBIT", b"bench:bits", b"%d" % (8 << 20), b"1"),
+                             encode(b"SETRANGE", b"bench:big", b"%d" % (BIG_STRING - 5),
+                                    b"\xff\x0f\x01\xf0\x55"),
+                             *geo, *hll], batch=100)
 
 
 def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: int) -> float:
@@ -106,7 +138,8 @@ def main() -> None:
             for pipeline in map(int, args.pipelines.split(",")):
                 for test in args.tests.split(","):
                     for name in order:
-                        rps = run_benchmark(servers[name].port, test, args.requests,
+                        requests = min(args.requests, REQUEST_CAP.get(test, args.requests))
+                        rps = run_benchmark(servers[name].port, test, requests,
                                             args.clients, pipeline)
                         results.setdefault((pipeline, test, name), []).append(rps)
                         print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} {name:<8} "
