@@ -264,6 +264,8 @@ SAME_FIGURES = (b"replication.backlog", b"clients.slaves", b"cluster.links", b"a
 
 
 def test_stats_fields_order_and_types(differ: Differ) -> None:
+    for flush in (b"SCRIPT", b"FUNCTION"):  # caches other tests left on the shared servers
+        differ.both(flush, b"FLUSH")
     differ.both(b"SET", b"a", b"1")
     differ.both(b"SET", b"b", b"2", b"EX", b"100")
     differ.both(b"HSET", b"c", b"f", b"v")
@@ -303,16 +305,24 @@ def test_stats_dict_overheads_grow_as_redis(differ: Differ) -> None:
 # -- MEMORY DOCTOR -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def fresh_valkdb():
-    """A valkdb no other test has grown: DOCTOR judges the whole process."""
-    server = start_valkdb()
-    yield server
-    server.stop()
+def fresh_servers():
+    """A valkdb and a redis-server no other test has grown: DOCTOR judges the whole process
+    (a shared Redis that held more before reports its peak and fragmentation)."""
+    ours = start_valkdb()
+    try:
+        theirs = start_redis()
+    except Exception:
+        ours.stop()
+        raise
+    yield ours, theirs
+    ours.stop()
+    theirs.stop()
 
 
 @pytest.mark.parametrize("protocol", [b"2", b"3"])
-def test_doctor_on_an_empty_instance(fresh_valkdb, redis_server, protocol: bytes) -> None:
-    pair = Differ(fresh_valkdb.port, redis_server.port, int(protocol))
+def test_doctor_on_an_empty_instance(fresh_servers, protocol: bytes) -> None:
+    ours, theirs = fresh_servers
+    pair = Differ(ours.port, theirs.port, int(protocol))
     try:
         reply = pair.check(b"MEMORY", b"DOCTOR")
         assert b"this instance is empty" in reply
