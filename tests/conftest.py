@@ -20,14 +20,14 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="session")
 def valkdb_server():
-    server = start_valkdb()
+    server = start_valkdb("--enable-debug-command", "yes")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_server():
-    server = start_redis()
+    server = start_redis("--enable-debug-command", "yes")
     yield server
     server.stop()
 

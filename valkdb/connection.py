@@ -25,7 +25,7 @@ import gevent
 
 from valkdb import errors
 from valkdb.core.context import Context
-from valkdb.core.dispatch import CrossProtocolAttack, execute
+from valkdb.core.dispatch import CrossProtocolAttack, execute, stop_monitoring
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ class Client(Context):
         self.last_active = time.monotonic()
         self.idle = False  # blocked in recv (or in a blocking command) with nothing in flight
         self.closed = False
-        self.waiter: Any = None  # the blocking.Waiter while a blocking command waits
+        self._waiter: Any = None
+        self.after_reply: list[bytes] = []  # MONITOR lines of its own commands (a monitor)
+        self._waited = (0, 0)  # (start, end) of the last wait of a blocking command, ns
         self.greenlet: gevent.Greenlet | None = None
         self._out: list[bytes] = []
         self._batch_replies: list[bytes] = []  # replies of the batch being run, not yet sent
@@ -76,7 +78,8 @@ class Client(Context):
         readable = self.sock._read_event  # type: ignore[attr-defined]
         reader = self.reader
         server = self.server
-        stats = server.stats
+        monitoring = server.monitoring
+        clock = time.monotonic_ns
         more_pending = False  # the last recv filled the buffer: more is probably waiting
         try:
             while not self.close_after_reply:
@@ -95,9 +98,12 @@ class Client(Context):
                 self.last_active = time.monotonic()
                 reader.feed(data)
                 commands = reader.read()
-                stats["total_commands_processed"] += len(commands)
+                monitoring.clock = clock()  # where the first command's duration starts
                 if len(commands) == 1 and reader.authenticated:
                     reply = execute(self, commands[0])
+                    if self.after_reply:
+                        reply += b"".join(self.after_reply)
+                        self.after_reply.clear()
                 else:
                     replies = self._batch_replies  # emptied after each batch
                     while commands:
@@ -106,17 +112,21 @@ class Client(Context):
                             replies.append(execute(self, argv))
                             if self.close_after_reply:
                                 break
+                            if self.after_reply:
+                                replies += self.after_reply
+                                self.after_reply.clear()
                         # Before AUTH the reader hands out one command at a time, so that the
                         # ones after a successful AUTH are read with the normal limits.
                         if not read_limited or self.close_after_reply:
                             break
                         commands = reader.read()
-                        stats["total_commands_processed"] += len(commands)
+                        monitoring.clock = clock()
                     reply = b"".join(replies)
                     replies.clear()
                 if reader.error is not None and not self.close_after_reply:
                     # (after QUIT Redis reads no further: what follows it is never parsed)
                     reply += errors.protocol(reader.error)
+                    server.monitoring.error(errors.protocol(reader.error))
                     self.close_after_reply = True
                     server.log.debug("Protocol error (%s) from client: %s",
                                      reader.error.decode("latin-1"), self.describe())
@@ -151,6 +161,23 @@ class Client(Context):
             self.write(data)
         except OSError:
             pass
+
+    @property
+    def waiter(self) -> Any:
+        """The blocking.Waiter while a blocking command waits."""
+        return self._waiter
+
+    @waiter.setter
+    def waiter(self, waiter: Any) -> None:
+        now = time.monotonic_ns()
+        self._waited = (now, 0) if waiter is not None else (self._waited[0], now)
+        self._waiter = waiter
+
+    def waited_ns_since(self, start: int) -> int:
+        """How long the last blocking command waited, if it began waiting after start (its
+        duration does not count the wait, as in Redis)."""
+        began, ended = self._waited
+        return ended - began if began >= start and ended else 0
 
     # -- output ------------------------------------------------------------------------------
 
@@ -304,6 +331,8 @@ class Client(Context):
             return
         self.closed = True
         self.server.pubsub.unsubscribe_all(self)
+        if self in self.server.monitoring.monitors:
+            stop_monitoring(self)
         self.unwatch()
         self.server.clients.pop(self.id, None)
         try:
@@ -316,6 +345,7 @@ class Client(Context):
         now = time.monotonic()
         subscribed = self.channels or self.patterns or self.shard_channels
         flags = "".join(flag for flag, on in (
+            ("O", self in self.server.monitoring.monitors),
             ("b", self.waiter is not None), ("P", subscribed),
             ("x", self.multi is not None)) if on) or "N"
         return (

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gevent
@@ -23,30 +24,43 @@ from gevent.event import Event
 from gevent.server import StreamServer
 
 import valkdb.commands  # noqa: F401  (registers every command family)
+import valkdb.commands.debug  # noqa: F401  (DEBUG)
+import valkdb.commands.module  # noqa: F401  (MODULE)
 import valkdb.scripting.eval  # noqa: F401  (EVAL, SCRIPT)
 from valkdb import errors
 from valkdb.commands.dump import DumpCodec
+from valkdb.commands.monitoring import install_script_feeds  # MONITOR SLOWLOG LATENCY
 from valkdb.commands.server import process_rss
 from valkdb.config import Config
 from valkdb.connection import Client
+from valkdb.core import notifications
 from valkdb.core.blocking import Blocking
 from valkdb.core.propagation import Propagation
 from valkdb.core.pubsub import PubSub
 from valkdb.core.registry import Command
+from valkdb.core.stats import Stats
 from valkdb.errors import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
-from valkdb.persistence.loading import load_dataset
+from valkdb.persistence.loading import LoadError, load_dataset
 from valkdb.persistence.rdb import (
+    RDBError,
+    RDBReader,
     function_payload,
     function_payload_codes,
     payload_value,
+    set_skip_checksum,
     value_payload,
 )
 from valkdb.persistence.snapshots import Snapshots, remove_file
-from valkdb.scripting.functions import Functions, PayloadCodec  # FUNCTION, FCALL
+from valkdb.scripting.functions import (  # FUNCTION, FCALL
+    FunctionError,
+    Functions,
+    Libraries,
+    PayloadCodec,
+)
 from valkdb.store.expiry import ActiveExpiry
-from valkdb.store.keyspace import Database, Keyspace
+from valkdb.store.keyspace import Database, Keyspace, now_ms
 
 
 class Server:
@@ -70,7 +84,8 @@ class Server:
         # What commands change goes down the bus to its outputs (the AOF while it is on).
         self.propagation = Propagation()
         self.blocking = Blocking(self.propagation)
-        self.keyspace.set_on_expired(self._propagate_expired)
+        self.keyspace.set_on_expired(self._expired)
+        self.configure_notifications()
         self.keyspace.set_on_blocked_key_gone(self.blocking.ready)
         self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
         self.expiry.paused = lambda: self.busy_script is not None  # nothing runs in a script
@@ -80,6 +95,8 @@ class Server:
         # The function libraries; FUNCTION DUMP / RESTORE's payload is persistence's format.
         self.functions = Functions(self, PayloadCodec(function_payload, function_payload_codes))
         self.dump_codec = DumpCodec(value_payload, payload_value)  # DUMP, RESTORE, MIGRATE
+        self.skip_checksum_validation = set_skip_checksum  # DEBUG SET-SKIP-CHECKSUM-VALIDATION
+        self.debug_settings: dict[str, Any] = {}  # what DEBUG's other switches set
         self.migrate_targets: dict = {}  # MIGRATE's cached connections, by host:port
         self.busy_script: Any = None  # the Lua engine of a script past busy-reply-threshold
         self.loading = False
@@ -87,6 +104,9 @@ class Server:
         self.stats: dict[str, int] = dict.fromkeys((
             "total_connections_received", "total_commands_processed", "rejected_connections",
             "keyspace_hits", "keyspace_misses"), 0)
+        # Command statistics, SLOWLOG, LATENCY, the MONITOR clients (fed by the dispatcher).
+        self.monitoring = Stats(config)
+        install_script_feeds()
         self.shutting_down = False
         self.exit_status: int | None = None
         self._stopped = Event()
@@ -200,6 +220,72 @@ class Server:
             self._aof_off()
             self.update_gate()
 
+    def _expired(self, db: Database, key: bytes) -> None:
+        notifications.expired_key(self, db, key)
+        self._propagate_expired(db, key)
+
+    def debug_reload(self, save: bool, flush: bool, merge: bool) -> bytes | None:
+        """DEBUG RELOAD: save the RDB (unless NOSAVE), empty the dataset and the functions
+        (unless NOFLUSH), load the file back; with MERGE its keys and libraries replace those
+        already there. None when done, else the error reply. Where Redis would exit (a key
+        already there without MERGE) valkdb answers the error, keeping what was loaded."""
+        if save and not self.rdb.save():
+            return errors.BARE_ERR
+        dirty = self.dirty
+        if flush:
+            self._empty_data()
+        try:
+            with open(self.rdb.path, "rb") as f:
+                self._merge_rdb(f, merge)
+        except (OSError, RDBError, LoadError, FunctionError) as exc:
+            self.log.warning("DEBUG RELOAD failed: %s", exc)
+            return errors.err("ERR Error trying to load the RDB dump")
+        finally:
+            self.dirty = dirty
+        self.log.warning("DB reloaded by DEBUG RELOAD")
+        return None
+
+    def _empty_data(self) -> None:
+        for db in self.keyspace.dbs:
+            for _ in db.clear_shards():
+                pass
+        self.functions.current = Libraries()
+
+    def _merge_rdb(self, f: Any, merge: bool) -> None:
+        reader = RDBReader(f, self.config)
+
+        def load_library(code: bytes) -> None:
+            self.functions.create(code, merge, timeout=0)
+
+        reader.on_function = load_library
+        now = now_ms()
+        for db_index, key, value, deadline in reader.records():
+            if db_index >= len(self.keyspace):
+                raise LoadError("the file has more databases than this server")
+            if deadline is not None and deadline < now:
+                continue  # a master drops the keys past their deadline
+            db = self.keyspace[db_index]
+            if not merge and db.lookup(key) is not None:
+                raise LoadError(f"Duplicated key '{key.decode(errors='replace')}'")
+            db.store(key, value)
+            if deadline is not None:
+                db.set_deadline(key, deadline)
+
+    def debug_loadaof(self) -> bytes | None:
+        """DEBUG LOADAOF: flush the AOF, empty the dataset, replay the AOF (dirty stays 0).
+        Redis exits when there is no AOF to load (appendonly off) or it is corrupt; valkdb
+        answers an error instead, leaving the dataset alone in the first case."""
+        if self.aof is None:
+            return errors.err("ERR Error loading the append only file: appendonly is off")
+        self.aof.flush_round()
+        self._empty_data()
+        loaded = load_dataset(self)
+        self.dirty = 0
+        if not loaded:
+            return errors.err("ERR Error loading the append only file")
+        self.log.warning("Append Only File loaded by DEBUG LOADAOF")
+        return None
+
     def _propagate_expired(self, db: Database, key: bytes) -> None:
         """An expired key is deleted downstream too (a replay must not see it as live): with
         the command that found it expired, or in the active-expiry cycle's flush."""
@@ -285,6 +371,15 @@ class Server:
         client.greenlet = gevent.getcurrent()  # type: ignore[assignment]
         self.clients[client.id] = client
         client.serve()
+
+    def configure_notifications(self) -> None:
+        """The store reports new keys and read misses only while their classes are on, so
+        creating a key costs nothing more when nobody listens."""
+        flags = self.config.notify_keyspace_events
+        self.keyspace.set_on_new(
+            partial(notifications.new_key, self) if flags & notifications.NEW else None)
+        self.keyspace.set_on_miss(
+            partial(notifications.key_miss, self) if flags & notifications.KEY_MISS else None)
 
     def configure_ageing(self) -> None:
         """The maxmemory policy and LFU settings that decide what a key's access records."""

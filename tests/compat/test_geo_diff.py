@@ -13,6 +13,8 @@ if they were geohashes, and searches of every shape, unit and option combination
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from tests.compat.differ import Differ
 from tests.compat.resp import elements
 from tests.compat.test_strings_keys import COMPAT_SETTINGS
+from valkdb.store import geohash
 
 GEO_KEYS = [b"g", b"h"]
 KEYS = [*GEO_KEYS, b"missing", b"s"]  # s is a string
@@ -319,3 +322,96 @@ def test_command_info(differ, name):
     max_size=6).map(tuple)).map(lambda t: (t[0], *t[1])), min_size=1, max_size=8))
 def test_wrong_arity_and_syntax(differ, commands):
     run_sequence(differ, [(b"GEOADD", b"g", b"1", b"1", b"a", b"2", b"2", b"b"), *commands])
+
+
+# Large dense sets: the searches prune the nine cells down to the parts that can hold a match
+# and find the nearest members first, which must give the same members in the same order as
+# Redis's walk of whole cells. Regions: an ordinary one, the cell borders at 0,0, the poles'
+# limits and the antimeridian; members on grid lines (cell borders) and sharing coordinates.
+DENSE_REGIONS = [(13.5, 38.5, 1.0), (0.0, 0.0, 0.4), (0.5, 84.6, 0.5), (-30.0, -84.7, 0.4),
+                 (179.8, -20.0, 0.5)]
+
+
+def _dense_points(rng, lon, lat, spread, n):  # type: ignore[no-untyped-def]
+    points: list[tuple[float, float]] = []
+    while len(points) < n:
+        kind = rng.random()
+        if kind < 0.1 and points:
+            points.append(rng.choice(points))  # the same coordinates: ties
+            continue
+        x, y = lon + rng.uniform(-spread, spread), lat + rng.uniform(-spread, spread)
+        if kind < 0.2:
+            x, y = round(x, 1), round(y, 1)  # grid lines, 0 among them
+        if x > 180:
+            x -= 360
+        points.append((x, min(max(y, -85.05112878), 85.05112878)))
+    return points
+
+
+def _dense_search(rng, key, lon, lat, spread, n):  # type: ignore[no-untyped-def]
+    """A random search around the region, in one of the command forms."""
+    x, y = lon + rng.uniform(-spread, spread), lat + rng.uniform(-spread, spread)
+    if rng.random() < 0.15:
+        x, y = round(x, 1), round(y, 1)
+    if x > 180:
+        x -= 360
+    y = min(max(y, -85.05112878), 85.05112878)
+    size = rng.choice([0.0, 0.05, 0.5, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 200.0])
+    size *= rng.uniform(0.5, 1.5)
+    unit = rng.choice([b"km", b"m", b"mi"])
+    scale = {b"km": 1.0, b"m": 1000.0, b"mi": 1 / 1.60934}[unit]
+    radius = b"%r" % (size * scale)
+    options: list[bytes] = [o for o in (b"WITHDIST", b"WITHCOORD", b"WITHHASH")
+                            if rng.random() < 0.4]
+    order = rng.choice([(), (), (b"ASC",), (b"DESC",)])
+    count = rng.choice([(), (), (b"COUNT", b"1"), (b"COUNT", b"10"), (b"COUNT", b"50"),
+                        (b"COUNT", b"10", b"ANY"), (b"COUNT", b"200", b"ANY")])
+    if size > 30 and not count:
+        count = (b"COUNT", b"25")
+    tail = [*options, *order, *count]
+    origin = (b"FROMLONLAT", b"%r" % x, b"%r" % y)
+    if rng.random() < 0.2:
+        origin = (b"FROMMEMBER", b"m%d" % rng.randrange(n))
+    form = rng.random()
+    if form < 0.5:
+        return (b"GEOSEARCH", key, *origin, b"BYRADIUS", radius, unit, *tail)
+    if form < 0.8:
+        height = b"%r" % (size * scale * rng.choice([0.2, 1.0, 2.0, 3.0]))
+        return (b"GEOSEARCH", key, *origin, b"BYBOX", radius, height, unit, *tail)
+    return (b"GEORADIUS", key, b"%r" % x, b"%r" % y, radius, unit, *tail)
+
+
+@pytest.mark.parametrize("region", range(len(DENSE_REGIONS)))
+def test_dense_sets(differ, region):
+    rng = random.Random(1000 + region)
+    lon, lat, spread = DENSE_REGIONS[region]
+    n = 20_000
+    differ.reset()
+    points = _dense_points(rng, lon, lat, spread, n)
+    for start in range(0, n, 500):
+        args = [b"GEOADD", b"g"]
+        for i in range(start, min(start + 500, n)):
+            args += [b"%r" % points[i][0], b"%r" % points[i][1], b"m%d" % i]
+        differ.check(*args)
+    if lat > 80 or lon > 170:
+        # scores past the limits, as only ZADD writes them: decoded onto the limits
+        args = [b"ZADD", b"g"]
+        for i in range(300):
+            x = min(lon + rng.uniform(-spread, spread), 180.2)
+            y = min(lat + rng.uniform(-spread, spread), 85.2)
+            if x > 180.0 or y > 85.05112878:
+                args += [b"%d" % geohash.encode(x, y), b"z%d" % i]
+        differ.check(*args)
+    # the history would hold every member: name the set instead
+    differ.history[:] = [(b"GEOADD", b"g", b"<%d members: region %d>" % (n, region))]
+    for _ in range(250):
+        command = _dense_search(rng, b"g", lon, lat, spread, n)
+        differ.check(*command)
+        differ.history.pop()
+    for _ in range(20):
+        command = _dense_search(rng, b"g", lon, lat, spread, n)
+        if command[0] != b"GEOSEARCH" or any(o.startswith(b"WITH") for o in command):
+            continue
+        differ.check(b"GEOSEARCHSTORE", b"d", *command[1:], b"STOREDIST")
+        differ.check(b"ZRANGE", b"d", b"0", b"-1", b"WITHSCORES")
+        differ.history[1:] = []

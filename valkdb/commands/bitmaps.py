@@ -13,6 +13,7 @@ from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.commands.strings import get_string
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, STRING
 from valkdb.core.registry import command
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import ONE, ZERO, integer
@@ -69,13 +70,14 @@ def setbit(c: Context, argv: list[bytes]) -> bytes:
     if grew or bool(was) != bool(on):
         new = (value[byte] & ~mask) | (mask if on else 0)
         _save(c, argv[1], value[:byte] + bytes((new,)) + value[byte + 1:], existed)
+        c.notify(STRING, b"setbit", argv[1])
     return ONE if was else ZERO
 
 
 @command("getbit")
 def getbit(c: Context, argv: list[bytes]) -> bytes:
     offset = _bit_offset(c, argv[2])
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     byte = offset >> 3
     if value is None or byte >= len(value):
         return ZERO
@@ -114,7 +116,7 @@ def _bits(value: bytes | bytearray, first: int, last: int) -> int:
 
 @command("bitcount")
 def bitcount(c: Context, argv: list[bytes]) -> bytes:
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     if value is None:
         return ZERO
     if len(argv) == 2:
@@ -133,7 +135,7 @@ def bitpos(c: Context, argv: list[bytes]) -> bytes:
     bit = to_int(argv[2])
     if bit not in (0, 1):
         return _BAD_BITPOS_BIT
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     if value is None:
         return integer(-1 if bit else 0)
     if len(argv) > 6:
@@ -164,7 +166,7 @@ def bitop(c: Context, argv: list[bytes]) -> bytes:
         return errors.SYNTAX
     if op == b"not" and len(argv) != 4:
         return _NOT_SINGLE
-    sources = [get_string(c.db, key) or b"" for key in argv[3:]]
+    sources = [get_string(c.db, key, read=True) or b"" for key in argv[3:]]
     size = max(map(len, sources))
     if size:
         numbers = [int.from_bytes(s.ljust(size, b"\0"), "big") for s in sources]
@@ -179,8 +181,9 @@ def bitop(c: Context, argv: list[bytes]) -> bytes:
             else:
                 result ^= number
         c.db.store(argv[2], result.to_bytes(size, "big"))
-    else:
-        c.db.delete(argv[2])
+        c.notify(STRING, b"set", argv[2])
+    elif c.db.delete(argv[2]):
+        c.notify(GENERIC, b"del", argv[2])
     return integer(size)
 
 
@@ -271,7 +274,7 @@ def _bitfield(c: Context, argv: list[bytes], read_only: bool) -> bytes:
     key = argv[1]
     writes = [f for f in fields if f.op != b"get"]
     if not writes:
-        current = get_string(c.db, key) or b""
+        current = get_string(c.db, key, read=True) or b""
         return b"*%d\r\n%s" % (len(fields), b"".join(integer(_read_field(current, f))
                                                       for f in fields))
     if read_only:
@@ -301,6 +304,8 @@ def _bitfield(c: Context, argv: list[bytes], read_only: bool) -> bytes:
             changes += 1
     if changes or grew:  # Redis makes room before it writes, even when every write fails
         _save(c, key, bytes(value), existed)
+    if changes:
+        c.notify(STRING, b"setbit", key)
     return b"*%d\r\n%s" % (len(replies), b"".join(replies))
 
 

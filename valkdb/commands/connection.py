@@ -252,6 +252,17 @@ def client_kill(c: Context, argv: list[bytes]) -> bytes:
     return integer(killed)
 
 
+@command("client|no-evict")
+def client_no_evict(c: Any, argv: list[bytes]) -> bytes:  # a connection.Client
+    """Marks the client as exempt from client eviction (maxmemory-clients, which valkdb does
+    not enforce yet); CLIENT LIST shows it as flag `e`."""
+    mode = argv[2].lower()
+    if mode not in (b"on", b"off"):
+        return errors.SYNTAX
+    c.no_evict = mode == b"on"
+    return OK
+
+
 @command("client|unblock")
 def client_unblock(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) > 4:

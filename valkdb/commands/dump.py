@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC
 from valkdb.core.registry import command, propagates
 from valkdb.protocol.encoder import OK, bulk
 from valkdb.store.keyspace import now_ms
@@ -42,7 +43,7 @@ _INVALID_FREQ = errors.err("ERR Invalid FREQ value, must be >= 0 and <= 255")
 
 @command("dump")
 def dump(c: Context, argv: list[bytes]) -> bytes:
-    value = c.db.lookup(argv[1])
+    value = c.db.read(argv[1])
     if value is None:
         return c.resp.null
     return bulk(c.server.dump_codec.dump(value))
@@ -89,6 +90,7 @@ def restore(c: Context, argv: list[bytes]) -> bytes:
     if ttl and deadline <= now_ms() and not db.loading:
         if deleted:  # the old key is gone and the new one expired at once: a DEL
             c.propagate([b"DEL", key])
+            c.notify(GENERIC, b"del", key)
         return OK
     db.store(key, value)
     if ttl:
@@ -97,6 +99,7 @@ def restore(c: Context, argv: list[bytes]) -> bytes:
     if field is not None:
         db.set_access_field(key, field)
     c.server.blocking.ready(db, key)  # a key added, as Redis's dbAdd: serve waiters
+    c.notify(GENERIC, b"restore", key)
     if ttl and not absttl:  # logged with the deadline it got, whenever it is replayed
         c.propagate([argv[0], key, b"%d" % deadline, *argv[3:], b"ABSTTL"])
     else:
@@ -239,7 +242,7 @@ def migrate(c: Context, argv: list[bytes]) -> bytes:
     db_number = to_int(argv[4])
     timeout = (milliseconds if milliseconds > 0 else 1000) / 1000
     db = c.db
-    found = [(key, value) for key in keys if (value := db.lookup(key)) is not None]
+    found = [(key, value) for key in keys if (value := db.read(key)) is not None]
     if not found:
         return b"+NOKEY\r\n"
     cache = _targets(c)
@@ -314,6 +317,7 @@ def _migrated(c: Context, target: _Target, cache: dict[bytes, _Target], name: by
                            + b"\r\n")
         elif not copy:
             db.delete(key)
+            c.notify(GENERIC, b"del", key)
             moved.append(key)
     if moved:
         c.propagate([b"DEL", *moved])

@@ -31,6 +31,7 @@ from valkdb.commands.keys import (
 from valkdb.commands.sets import EMPTY_SCAN, random_count, random_picks
 from valkdb.commands.strings import long_double
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, HASH
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ONE, ZERO, array, bulk, bulk_array, integer
@@ -44,9 +45,9 @@ _DELETION_BITS = 22
 _DELETION_MASK = (1 << _DELETION_BITS) - 1
 
 
-def _get_hash(db, key: bytes) -> Hash | None:  # type: ignore[no-untyped-def]
+def _get_hash(db, key: bytes, read: bool = False) -> Hash | None:  # type: ignore[no-untyped-def]
     """The hash at key, None if missing; WRONGTYPE if it holds another type."""
-    value = db.lookup(key)
+    value = db.read(key) if read else db.lookup(key)
     if value is not None and type(value) is not Hash:
         raise CommandError(errors.WRONGTYPE)
     return value
@@ -88,6 +89,7 @@ def _set_fields(c, argv: list[bytes], name: str) -> int:  # type: ignore[no-unty
     else:
         value.update(zip(argv[2::2], argv[3::2], strict=True))
     _check_size(c, value)
+    c.notify(HASH, b"hset", argv[1])
     return len(value) - before
 
 
@@ -120,12 +122,13 @@ def hsetnx(c: Context, argv: list[bytes]) -> bytes:
     if value is not None and argv[2] in value:
         return ZERO
     _set_one(c, argv[1], value, argv[2], argv[3])
+    c.notify(HASH, b"hset", argv[1])
     return ONE
 
 
 @command("hget")
 def hget(c: Context, argv: list[bytes]) -> bytes:
-    value = c.db.lookup(argv[1])
+    value = c.db.read(argv[1])
     if value is None:
         return c.resp.null
     if type(value) is not Hash:
@@ -136,25 +139,25 @@ def hget(c: Context, argv: list[bytes]) -> bytes:
 
 @command("hmget")
 def hmget(c: Context, argv: list[bytes]) -> bytes:
-    value: dict = _get_hash(c.db, argv[1]) or {}
+    value: dict = _get_hash(c.db, argv[1], read=True) or {}
     null = c.resp.null
     return array([null if (found := value.get(f)) is None else bulk(found) for f in argv[2:]])
 
 
 @command("hgetall")
 def hgetall(c: Context, argv: list[bytes]) -> bytes:
-    value: dict = _get_hash(c.db, argv[1]) or {}
+    value: dict = _get_hash(c.db, argv[1], read=True) or {}
     return c.resp.map([(bulk(field), bulk(found)) for field, found in value.items()])
 
 
 @command("hkeys")
 def hkeys(c: Context, argv: list[bytes]) -> bytes:
-    return bulk_array(list(_get_hash(c.db, argv[1]) or ()))
+    return bulk_array(list(_get_hash(c.db, argv[1], read=True) or ()))
 
 
 @command("hvals")
 def hvals(c: Context, argv: list[bytes]) -> bytes:
-    return bulk_array(list((_get_hash(c.db, argv[1]) or {}).values()))
+    return bulk_array(list((_get_hash(c.db, argv[1], read=True) or {}).values()))
 
 
 @command("hdel")
@@ -168,8 +171,10 @@ def hdel(c: Context, argv: list[bytes]) -> bytes:
             deleted += 1
     if deleted:
         value.deletions += deleted
+        c.notify(HASH, b"hdel", argv[1])
         if not value:
             c.db.delete(argv[1])
+            c.notify(GENERIC, b"del", argv[1])
         else:
             c.db.modified(argv[1])
     return integer(deleted)
@@ -177,19 +182,19 @@ def hdel(c: Context, argv: list[bytes]) -> bytes:
 
 @command("hexists")
 def hexists(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_hash(c.db, argv[1])
+    value = _get_hash(c.db, argv[1], read=True)
     return ONE if value is not None and argv[2] in value else ZERO
 
 
 @command("hlen")
 def hlen(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_hash(c.db, argv[1])
+    value = _get_hash(c.db, argv[1], read=True)
     return integer(0 if value is None else len(value))
 
 
 @command("hstrlen")
 def hstrlen(c: Context, argv: list[bytes]) -> bytes:
-    value: dict = _get_hash(c.db, argv[1]) or {}
+    value: dict = _get_hash(c.db, argv[1], read=True) or {}
     return integer(len(value.get(argv[2], b"")))
 
 
@@ -210,6 +215,7 @@ def hincrby(c: Context, argv: list[bytes]) -> bytes:
     if not LLONG_MIN <= result <= LLONG_MAX:
         return errors.INCR_OVERFLOW
     _set_one(c, argv[1], value, argv[2], b"%d" % result)
+    c.notify(HASH, b"hincrby", argv[1])
     return integer(result)
 
 
@@ -235,6 +241,7 @@ def hincrbyfloat(c: Context, argv: list[bytes]) -> bytes:
         return errors.NAN_OR_INFINITY
     text = longdouble.format_human(result)
     _set_one(c, argv[1], value, argv[2], text)
+    c.notify(HASH, b"hincrbyfloat", argv[1])
     c.propagate([b"HSET", argv[1], argv[2], text])  # exact wherever it is replayed
     return bulk(text)
 
@@ -251,7 +258,7 @@ def _field_at(value: Hash, index: int) -> bytes:
 @command("hrandfield")
 def hrandfield(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
-        value = _get_hash(c.db, argv[1])
+        value = _get_hash(c.db, argv[1], read=True)
         if value is None:
             return c.resp.null
         return bulk(_field_at(value, random.randrange(len(value))))
@@ -260,7 +267,7 @@ def hrandfield(c: Context, argv: list[bytes]) -> bytes:
         return errors.SYNTAX
     if len(argv) == 4 and abs(count) > LLONG_MAX // 2:  # Redis: twice that would overflow
         return errors.VALUE_OUT_OF_RANGE
-    value = _get_hash(c.db, argv[1])
+    value = _get_hash(c.db, argv[1], read=True)
     if value is None or count == 0:
         return EMPTY_ARRAY
     if count < 0 or count == 1:
@@ -281,7 +288,7 @@ def hrandfield(c: Context, argv: list[bytes]) -> bytes:
 @command("hscan")
 def hscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
-    value = _get_hash(c.db, argv[1])
+    value = _get_hash(c.db, argv[1], read=True)
     if value is None:
         return EMPTY_SCAN
     count, pattern, _ = parse_scan_options(argv, 3, with_type=False)

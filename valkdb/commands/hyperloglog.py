@@ -17,6 +17,7 @@ import random
 
 from valkdb import errors
 from valkdb.core.context import Context
+from valkdb.core.notifications import STRING
 from valkdb.core.registry import command
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import OK, ONE, ZERO, bulk, integer
@@ -26,10 +27,10 @@ INVALID = errors.err("INVALIDOBJ Corrupted HLL object detected")
 NOT_HLL = errors.err("WRONGTYPE Key is not a valid HyperLogLog string value.")
 
 
-def _existing(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
+def _existing(db, key: bytes, read: bool = False) -> bytes | None:  # type: ignore[no-untyped-def]
     """The HLL string at key, None if missing; WRONGTYPE for another type or a string that is
     not an HLL (isHLLObjectOrReply)."""
-    value = db.lookup(key)
+    value = db.read(key) if read else db.lookup(key)
     if value is None:
         return None
     if type(value) is not bytes:
@@ -58,6 +59,7 @@ def pfadd(c: Context, argv: list[bytes]) -> bytes:
     else:
         db.replace(key, work.to_bytes())
     db.count_changes(updated - 1)  # Redis counts every raised register
+    c.notify(STRING, b"pfadd", key)
     return ONE
 
 
@@ -68,7 +70,7 @@ def pfcount(c: Context, argv: list[bytes]) -> bytes:
         union = _union(db, argv[1:])[0]
         return integer(hll.signed(hll.count(hll.histogram(union.to_bytes(hll.REGISTERS,
                                                                           "little")))))
-    value = _existing(db, argv[1])
+    value = _existing(db, argv[1], read=True)
     if value is None:
         return ZERO
     cached = hll.cached_cardinality(value)
@@ -89,7 +91,7 @@ def _union(db, keys: list[bytes]) -> tuple[int, bool]:  # type: ignore[no-untype
     union = 0
     any_dense = False
     for key in keys:
-        value = _existing(db, key)
+        value = _existing(db, key, read=True)
         if value is None:
             continue
         work = hll.Hll(value)
@@ -125,6 +127,7 @@ def pfmerge(c: Context, argv: list[bytes]) -> bytes:
         db.store(dest, work.to_bytes())
     else:
         db.replace(dest, work.to_bytes())
+    c.notify(STRING, b"pfadd", dest)  # as Redis: a merge is a mass PFADD
     return OK
 
 

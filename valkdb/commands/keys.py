@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from valkdb import errors
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, db_index, to_int
 from valkdb.core.context import Context, Pacer
+from valkdb.core.notifications import GENERIC, NEW
 from valkdb.core.registry import command, container, propagates
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
@@ -33,7 +34,12 @@ from valkdb.store.types import encoding, string_encoding, type_name
 @command("del")
 def del_(c: Context, argv: list[bytes]) -> bytes:
     delete = c.db.delete
-    return integer(sum(1 for key in argv[1:] if delete(key)))
+    deleted = 0
+    for key in argv[1:]:
+        if delete(key):
+            c.notify(GENERIC, b"del", key)
+            deleted += 1
+    return integer(deleted)
 
 
 @command("unlink")
@@ -43,19 +49,19 @@ def unlink(c: Context, argv: list[bytes]) -> bytes:
 
 @command("exists")
 def exists(c: Context, argv: list[bytes]) -> bytes:
-    peek = c.db.peek  # EXISTS leaves the keys' access times alone, TOUCH sets them
+    peek = c.db.peek_read  # EXISTS leaves the keys' access times alone, TOUCH sets them
     return integer(sum(1 for key in argv[1:] if peek(key) is not None))
 
 
 @command("touch")
 def touch(c: Context, argv: list[bytes]) -> bytes:
-    lookup = c.db.lookup
+    lookup = c.db.read
     return integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
 @command("type")
 def type_(c: Context, argv: list[bytes]) -> bytes:
-    value = c.db.peek(argv[1])
+    value = c.db.peek_read(argv[1])
     return simple(b"none" if value is None else type_name(value))
 
 
@@ -220,16 +226,21 @@ def _rename(c, argv, nx: bool) -> bytes:  # type: ignore[no-untyped-def]
         return errors.NO_SUCH_KEY
     if src == dst:
         return integer(0) if nx else OK
-    if db.lookup(dst) is not None and nx:
+    replaced = db.lookup(dst) is not None
+    if replaced and nx:
         return integer(0)
     deadline = db.deadline(src)
     field = db.access_field(src)  # the same object moves in Redis, with its age
     db.delete(src)
+    if replaced:  # Redis deletes the old destination and adds the key anew
+        c.notify(NEW, b"new", dst)
     db.store(dst, value)
     db.set_access_field(dst, field)
     c.server.blocking.ready(db, dst)  # a key added, as Redis's dbAdd: serve waiters
     if deadline is not None:
         db.set_deadline(dst, deadline)
+    c.notify(GENERIC, b"rename_from", src)
+    c.notify(GENERIC, b"rename_to", dst)
     return integer(1) if nx else OK
 
 
@@ -251,7 +262,7 @@ def copy(c: Context, argv: list[bytes]) -> bytes:
         i += 1
     if src == dst and dst_db is c.db:
         return errors.SAME_OBJECT
-    value = c.db.lookup(src)
+    value = c.db.read(src)
     if value is None:
         return integer(0)
     if dst_db.lookup(dst) is not None:
@@ -259,6 +270,7 @@ def copy(c: Context, argv: list[bytes]) -> bytes:
             return integer(0)
         dst_db.delete(dst)
     _move_value(c, c.db, src, dst_db, dst, copy_module.deepcopy(value))
+    c.notify(GENERIC, b"copy_to", dst, dst_db.index)
     return integer(1)
 
 
@@ -275,6 +287,8 @@ def move(c: Context, argv: list[bytes]) -> bytes:
     _move_value(c, c.db, key, dst_db, key, value)
     dst_db.set_access_field(key, field)
     c.db.delete(key)
+    c.notify(GENERIC, b"move_from", key)
+    c.notify(GENERIC, b"move_to", key, dst_db.index)
     return integer(1)
 
 
@@ -371,6 +385,7 @@ def _expire(c, argv, *, seconds: bool, relative: bool) -> bytes:  # type: ignore
         if b"LT" in flags and current is not None and when >= current:
             return integer(0)
     db.set_deadline(key, when)
+    c.notify(GENERIC, b"del" if db.peek(key) is None else b"expire", key)
     return integer(1)
 
 
@@ -416,7 +431,7 @@ def _propagate_expire(c, argv: list[bytes], reply: bytes) -> None:  # type: igno
 
 
 def _ttl(c, key: bytes, *, ms: bool, absolute: bool) -> bytes:  # type: ignore[no-untyped-def]
-    if c.db.peek(key) is None:
+    if c.db.peek_read(key) is None:
         return MINUS_TWO
     deadline = c.db.deadline(key)
     if deadline is None:
@@ -449,7 +464,10 @@ def pexpiretime(c: Context, argv: list[bytes]) -> bytes:
 def persist(c: Context, argv: list[bytes]) -> bytes:
     if c.db.lookup(argv[1]) is None:
         return integer(0)
-    return integer(1 if c.db.persist(argv[1]) else 0)
+    if not c.db.persist(argv[1]):
+        return integer(0)
+    c.notify(GENERIC, b"persist", argv[1])
+    return integer(1)
 
 
 # -- OBJECT -------------------------------------------------------------------------------------

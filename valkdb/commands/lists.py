@@ -23,6 +23,7 @@ from typing import Any
 from valkdb import errors
 from valkdb.commands.args import LLONG_MIN, clamp_range, parse_mpop, to_int, to_timeout
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, LIST
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, array, bulk, integer
@@ -40,18 +41,22 @@ def _array_of(items: list[bytes]) -> bytes:
     return b"*%d\r\n%s" % (len(items), b"".join(items))
 
 
-def _get_list(db, key: bytes) -> List | None:  # type: ignore[no-untyped-def]
-    """The list at key, None if missing; WRONGTYPE if it holds another type."""
-    value = db.lookup(key)
+def _get_list(db, key: bytes, read: bool = False) -> List | None:  # type: ignore[no-untyped-def]
+    """The list at key, None if missing; WRONGTYPE if it holds another type (`read`: a
+    reading command's lookup, whose miss is reported)."""
+    value = db.read(key) if read else db.lookup(key)
     if value is not None and type(value) is not List:
         raise CommandError(errors.WRONGTYPE)
     return value
 
 
-def _changed(c, key: bytes, value: List) -> None:  # type: ignore[no-untyped-def]
-    """After an in-place change: an emptied list is deleted, WATCH learns of the change."""
+def _changed(c, key: bytes, value: List, event: bytes) -> None:  # type: ignore[no-untyped-def]
+    """After an in-place change (the keyspace event named `event`): an emptied list is
+    deleted, WATCH learns of the change."""
+    c.notify(LIST, event, key)
     if not value:
         c.db.delete(key)
+        c.notify(GENERIC, b"del", key)
     else:
         c.db.modified(key)
 
@@ -99,6 +104,7 @@ def _push(c, argv: list[bytes], left: bool, only_existing: bool) -> bytes:  # ty
         value.extendleft(map(bulk, argv[2:]))
     else:
         value.extend(map(bulk, argv[2:]))
+    c.notify(LIST, b"lpush" if left else b"rpush", key)
     return integer(len(value))
 
 
@@ -135,7 +141,7 @@ def linsert(c: Context, argv: list[bytes]) -> bytes:
     except ValueError:
         return integer(-1)
     value.insert(index if where == b"BEFORE" else index + 1, bulk(argv[4]))
-    _changed(c, argv[1], value)
+    _changed(c, argv[1], value, b"linsert")
     return integer(len(value))
 
 
@@ -158,12 +164,12 @@ def _pop(c, argv: list[bytes], left: bool) -> bytes:  # type: ignore[no-untyped-
         return errors.WRONGTYPE
     if count is None:
         item = value.popleft() if left else value.pop()
-        _changed(c, key, value)
+        _changed(c, key, value, b"lpop" if left else b"rpop")
         return item
     if count == 0:
         return EMPTY_ARRAY
     items = _pop_items(value, left, count)
-    _changed(c, key, value)
+    _changed(c, key, value, b"lpop" if left else b"rpop")
     return _array_of(items)
 
 
@@ -181,13 +187,13 @@ def rpop(c: Context, argv: list[bytes]) -> bytes:
 
 @command("llen")
 def llen(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_list(c.db, argv[1])
+    value = _get_list(c.db, argv[1], read=True)
     return ZERO if value is None else integer(len(value))
 
 
 @command("lindex")
 def lindex(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_list(c.db, argv[1])
+    value = _get_list(c.db, argv[1], read=True)
     if value is None:
         return c.resp.null
     index = to_int(argv[2])
@@ -205,7 +211,7 @@ def lset(c: Context, argv: list[bytes]) -> bytes:
     if not -len(value) <= index < len(value):
         return errors.OUT_OF_RANGE
     value[index] = bulk(argv[3])
-    _changed(c, argv[1], value)
+    _changed(c, argv[1], value, b"lset")
     return OK
 
 
@@ -222,7 +228,7 @@ def _slice(value: List, first: int, last: int) -> list[bytes]:
 @command("lrange")
 def lrange(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
-    value = _get_list(c.db, argv[1])
+    value = _get_list(c.db, argv[1], read=True)
     if value is None:
         return EMPTY_ARRAY
     bounds = clamp_range(start, end, len(value))
@@ -251,10 +257,12 @@ def ltrim(c: Context, argv: list[bytes]) -> bytes:
                 value.popleft()
             for _ in range(len(value) - (last - first + 1)):
                 value.pop()
+    c.notify(LIST, b"ltrim", key)
     if value:  # Redis signals the change even when nothing was trimmed, but counts none
         c.db.modified(key, size - len(value))
     else:
         c.db.delete(key)
+        c.notify(GENERIC, b"del", key)
     return OK
 
 
@@ -267,7 +275,7 @@ def lrem(c: Context, argv: list[bytes]) -> bytes:
         return ZERO
     removed = _remove(value, bulk(argv[3]), count)
     if removed:
-        _changed(c, key, value)
+        _changed(c, key, value, b"lrem")
     return integer(removed)
 
 
@@ -307,7 +315,7 @@ def lpos(c: Context, argv: list[bytes]) -> bytes:
         else:
             maxlen = _non_negative(argv[i], _MAXLEN_NEGATIVE)
         i += 1
-    value = _get_list(c.db, argv[1])
+    value = _get_list(c.db, argv[1], read=True)
     if value is None:
         return c.resp.null if count is None else EMPTY_ARRAY
     matches = _positions(value, bulk(argv[2]), rank, count, maxlen)
@@ -362,7 +370,8 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool,  # type: ig
         target.appendleft(item)
     else:
         target.append(item)
-    _changed(c, src, source)
+    c.notify(LIST, b"lpush" if to_left else b"rpush", dst)
+    _changed(c, src, source, b"lpop" if from_left else b"rpop")
     c.propagate(logged)
     return item
 
@@ -395,7 +404,7 @@ def _first_list(db, keys: list[bytes]) -> tuple[bytes, List] | None:  # type: ig
 
 def _mpop_from(c, key: bytes, value: List, left: bool, count: int) -> bytes:  # type: ignore[no-untyped-def]
     items = _pop_items(value, left, count)
-    _changed(c, key, value)
+    _changed(c, key, value, b"lpop" if left else b"rpop")
     c.propagate([b"LPOP" if left else b"RPOP", key, b"%d" % len(items)])
     return _mpop_reply(key, items)
 
@@ -428,7 +437,7 @@ def _serving_pops(c, left: bool, count: int | None):  # type: ignore[no-untyped-
         if count is not None:
             return _mpop_from(c, key, value, left, count)
         item = value.popleft() if left else value.pop()
-        _changed(c, key, value)
+        _changed(c, key, value, b"lpop" if left else b"rpop")
         c.propagate([b"LPOP" if left else b"RPOP", key])
         return b"*2\r\n" + bulk(key) + item
 

@@ -18,10 +18,12 @@ import time
 import gevent
 
 from valkdb import REDIS_VERSION, __version__, errors
+from valkdb.commands.debug import allowed
 from valkdb.commands.keys import help_reply
 from valkdb.config import BY_NAME, ConfigError, Setting
 from valkdb.core.context import Context
 from valkdb.core.registry import command, container
+from valkdb.core.stats import info_safe, percentile
 from valkdb.errors import AofError, CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import OK, bulk
@@ -294,13 +296,14 @@ def _info_stats(c):
             b"active_defrag_key_hits", b"active_defrag_key_misses",
             b"total_active_defrag_time", b"current_active_defrag_time",
             b"tracking_total_keys", b"tracking_total_items", b"tracking_total_prefixes",
-            b"unexpected_error_replies", b"total_error_replies", b"dump_payload_sanitizations",
+            b"unexpected_error_replies"]
+    tail_after_errors = [b"dump_payload_sanitizations",
             b"total_reads_processed", b"total_writes_processed",
             b"io_threaded_reads_processed", b"io_threaded_writes_processed",
             b"reply_buffer_shrinks", b"reply_buffer_expands"]
     return [
         (b"total_connections_received", b"%d" % stats["total_connections_received"]),
-        (b"total_commands_processed", b"%d" % stats["total_commands_processed"]),
+        (b"total_commands_processed", b"%d" % server.monitoring.total_calls()),
         (b"instantaneous_ops_per_sec", zero),
         *[(name, zero) for name in counters], *[(name, b"0.00") for name in rates],
         (b"rejected_connections", b"%d" % stats["rejected_connections"]),
@@ -314,6 +317,8 @@ def _info_stats(c):
         (b"pubsub_patterns", b"%d" % server.pubsub.numpat()),
         (b"pubsubshard_channels", b"%d" % len(server.pubsub.shard_channels)),
         *[(name, zero) for name in tail],
+        (b"total_error_replies", b"%d" % server.monitoring.error_replies),
+        *[(name, zero) for name in tail_after_errors],
     ]
 
 
@@ -356,8 +361,42 @@ def _info_keyspace(c):
     ]
 
 
-# name -> (title, fields); in Redis's order. Redis's Commandstats, Errorstats and Latencystats
-# are absent: valkdb keeps no per-command or per-error counters.
+def _info_commandstats(c):
+    return [
+        (b"cmdstat_%s" % info_safe(name).encode(),
+         b"calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d" % (
+             calls, usec, usec / calls if calls else 0.0, rejected, failed))
+        for name, calls, usec, rejected, failed in c.server.monitoring.command_lines()
+    ]
+
+
+def _info_errorstats(c):
+    errors_ = c.server.monitoring.errors
+    return [(b"errorstat_%s" % info_safe(prefix.decode("latin-1")).encode("latin-1"),
+             b"count=%d" % errors_[prefix]) for prefix in sorted(errors_)]
+
+
+def _info_latencystats(c):
+    server = c.server
+    if not server.config.latency_tracking:
+        return []
+    wanted = server.config.latency_tracking_info_percentiles
+    lines = []
+    for entry, durations in server.monitoring.histograms().items():
+        if not durations:
+            continue
+        values = b",".join(b"p%s=%.3f" % (_percentile_name(p), percentile(durations, p))
+                           for p in wanted)
+        lines.append((b"latency_percentiles_usec_%s" % info_safe(entry.name).encode(), values))
+    return lines
+
+
+def _percentile_name(value: float) -> bytes:
+    text = b"%f" % value  # as trimDoubleString: no trailing zeros, no trailing dot
+    return text.rstrip(b"0").rstrip(b".") if b"." in text else text
+
+
+# name -> (title, fields); in Redis's order (commandstats and latencystats only with "all").
 _SECTIONS = {
     b"server": (b"Server", _info_server),
     b"clients": (b"Clients", _info_clients),
@@ -367,10 +406,13 @@ _SECTIONS = {
     b"replication": (b"Replication", _info_replication),
     b"cpu": (b"CPU", _info_cpu),
     b"modules": (b"Modules", _info_modules),
+    b"commandstats": (b"Commandstats", _info_commandstats),
+    b"errorstats": (b"Errorstats", _info_errorstats),
+    b"latencystats": (b"Latencystats", _info_latencystats),
     b"cluster": (b"Cluster", _info_cluster),
     b"keyspace": (b"Keyspace", _info_keyspace),
 }
-_DEFAULT_SECTIONS = set(_SECTIONS)
+_DEFAULT_SECTIONS = set(_SECTIONS) - {b"commandstats", b"latencystats"}
 
 
 def info_sections(names: list[bytes]) -> list[bytes]:
@@ -378,6 +420,8 @@ def info_sections(names: list[bytes]) -> list[bytes]:
     wanted = {name.lower() for name in names} or {b"default"}
     if wanted & {b"default", b"all", b"everything"}:
         wanted |= _DEFAULT_SECTIONS
+    if wanted & {b"all", b"everything"}:
+        wanted |= {b"commandstats", b"latencystats"}
     return [name for name in _SECTIONS if name in wanted]
 
 
@@ -549,6 +593,8 @@ _APPLY = {
     "tls-port": _apply_tls_port,
     "tls": _apply_tls,
     "ageing": lambda server: server.configure_ageing(),
+    "notify": lambda server: server.configure_notifications(),
+    "monitoring": lambda server: server.monitoring.configure(),
 }
 
 
@@ -560,11 +606,12 @@ def config_set(c: Context, argv: list[bytes]) -> bytes:
         return errors.SYNTAX
     chosen = _settings_to_set(c, argv)
     config = c.server.config
+    from_loopback = allowed(c, "local")  # enable-protected-configs local: loopback clients
     previous = [(setting, config.get(setting.name)) for setting, _, _ in chosen]
     applies: dict[str, bytes] = {}  # apply step -> the name its error blames
     for i, (setting, name, text) in enumerate(chosen):
         try:
-            changed = config.set(setting.name, text, local=True)
+            changed = config.set(setting.name, text, local=from_loopback)
         except ConfigError as exc:
             _restore(c, previous[:i + 1])
             raise _config_set_error(name, exc.args[0]) from None
@@ -591,6 +638,7 @@ def config_resetstat(c: Context, argv: list[bytes]) -> bytes:
     server = c.server
     for name in server.stats:
         server.stats[name] = 0
+    server.monitoring.reset()
     for db in server.keyspace.dbs:
         db.expired = 0
     return OK

@@ -33,6 +33,7 @@ from valkdb.commands.keys import (
     scan_reply,
 )
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, SET
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ONE, ZERO, bulk, bulk_array, integer
@@ -61,9 +62,9 @@ def new_set(members, limit: int) -> Set:  # type: ignore[no-untyped-def]
     return result
 
 
-def _get_set(db, key: bytes) -> Set | None:  # type: ignore[no-untyped-def]
+def _get_set(db, key: bytes, read: bool = False) -> Set | None:  # type: ignore[no-untyped-def]
     """The set at key, None if missing; WRONGTYPE if it holds another type."""
-    value = db.lookup(key)
+    value = db.read(key) if read else db.lookup(key)
     if value is not None and type(value) is not Set:
         raise CommandError(errors.WRONGTYPE)
     return value
@@ -71,13 +72,16 @@ def _get_set(db, key: bytes) -> Set | None:  # type: ignore[no-untyped-def]
 
 def _get_sets(db, keys: list[bytes]) -> list[Set | None]:  # type: ignore[no-untyped-def]
     """Every key's set (None for a missing one); WRONGTYPE if any holds another type."""
-    return [_get_set(db, key) for key in keys]
+    return [_get_set(db, key, read=True) for key in keys]
 
 
-def _changed(c, key: bytes, value: Set) -> None:  # type: ignore[no-untyped-def]
-    """After an in-place change: an emptied set is deleted, WATCH learns of the change."""
+def _changed(c, key: bytes, value: Set, event: bytes) -> None:  # type: ignore[no-untyped-def]
+    """After an in-place change (the keyspace event named `event`): an emptied set is
+    deleted, WATCH learns of the change."""
+    c.notify(SET, event, key)
     if not value:
         c.db.delete(key)
+        c.notify(GENERIC, b"del", key)
     else:
         c.db.modified(key)
 
@@ -123,6 +127,7 @@ def sadd(c: Context, argv: list[bytes]) -> bytes:
             added += 1
     if added:
         db.modified(key)
+        c.notify(SET, b"sadd", key)
     return integer(added)
 
 
@@ -133,32 +138,32 @@ def srem(c: Context, argv: list[bytes]) -> bytes:
         return ZERO
     removed = sum(1 for member in argv[2:] if value.remove(member))
     if removed:
-        _changed(c, argv[1], value)
+        _changed(c, argv[1], value, b"srem")
     return integer(removed)
 
 
 @command("smembers")
 def smembers(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     return c.resp.bulk_set([] if value is None else value.ordered())
 
 
 @command("sismember")
 def sismember(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     return ONE if value is not None and argv[2] in value else ZERO
 
 
 @command("smismember")
 def smismember(c: Context, argv: list[bytes]) -> bytes:
-    value: dict = _get_set(c.db, argv[1]) or {}
+    value: dict = _get_set(c.db, argv[1], read=True) or {}
     return b"*%d\r\n%s" % (len(argv) - 2, b"".join(
         [ONE if member in value else ZERO for member in argv[2:]]))
 
 
 @command("scard")
 def scard(c: Context, argv: list[bytes]) -> bytes:
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     return integer(0 if value is None else len(value))
 
 
@@ -176,12 +181,13 @@ def smove(c: Context, argv: list[bytes]) -> bytes:
         return ONE if member in src else ZERO
     if not src.remove(member):
         return ZERO
-    _changed(c, src_key, src)
+    _changed(c, src_key, src, b"srem")
     if dst is None:
         dst = Set(is_integer(member))
         db.store(dst_key, dst)
     if dst.add(member, intset_limit(c)):
         db.modified(dst_key)
+        c.notify(SET, b"sadd", dst_key)
     return ONE
 
 
@@ -197,7 +203,7 @@ def spop(c: Context, argv: list[bytes]) -> bytes:
     if value is None:
         return c.resp.null
     member = value.pop_random()
-    _changed(c, argv[1], value)
+    _changed(c, argv[1], value, b"spop")
     c.propagate([b"SREM", argv[1], member])
     return bulk(member)
 
@@ -213,13 +219,15 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     size = len(value)
     if count >= size:  # the whole set, in the order of a set rebuilt from it (as SUNION)
         popped = new_set(value.members, intset_limit(c)).ordered()
+        c.notify(SET, b"spop", key)
         c.db.delete(key)
+        c.notify(GENERIC, b"del", key)
         c.propagate([b"DEL", key])
         return c.resp.bulk_set(popped)
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         popped = [value.pop_random() for _ in range(count)]
-        _changed(c, key, value)
+        _changed(c, key, value, b"spop")
         _propagate_removals(c, key, popped)
         return c.resp.bulk_set(popped)
     # Popping most of the set: Redis picks the members to keep, builds a new set of them (whose
@@ -227,6 +235,7 @@ def _spop_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     kept = random.sample(value.members, remaining)
     rebuilt = new_set(kept, intset_limit(c))
     popped = [member for member in value.ordered() if member not in rebuilt]
+    c.notify(SET, b"spop", key)
     c.db.replace(key, rebuilt)
     _propagate_removals(c, key, popped)
     return c.resp.bulk_set(popped)
@@ -247,13 +256,13 @@ def srandmember(c: Context, argv: list[bytes]) -> bytes:
         return errors.SYNTAX
     if len(argv) == 3:
         return _srandmember_count(c, argv)
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     return c.resp.null if value is None else bulk(value.random_member())
 
 
 def _srandmember_count(c, argv) -> bytes:  # type: ignore[no-untyped-def]
     count = random_count(argv[2])
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     if value is None or count == 0:
         return EMPTY_ARRAY
     members = value.members
@@ -315,12 +324,13 @@ def _difference(sets: list[Set | None], limit: int) -> Set:
     return result
 
 
-def _store(c, key: bytes, result: Set) -> bytes:  # type: ignore[no-untyped-def]
+def _store(c, key: bytes, result: Set, event: bytes) -> bytes:  # type: ignore[no-untyped-def]
     """*STORE: the result replaces the destination (its TTL dropped), or deletes it if empty."""
     if result:
         c.db.store(key, result)
-    else:
-        c.db.delete(key)
+        c.notify(SET, event, key)
+    elif c.db.delete(key):
+        c.notify(GENERIC, b"del", key)
     return integer(len(result))
 
 
@@ -332,7 +342,7 @@ def sinter(c: Context, argv: list[bytes]) -> bytes:
 @command("sinterstore")
 def sinterstore(c: Context, argv: list[bytes]) -> bytes:
     members = _intersection(_get_sets(c.db, argv[2:]))
-    return _store(c, argv[1], new_set(members, intset_limit(c)))
+    return _store(c, argv[1], new_set(members, intset_limit(c)), b"sinterstore")
 
 
 @command("sintercard")
@@ -362,7 +372,7 @@ def sunion(c: Context, argv: list[bytes]) -> bytes:
 
 @command("sunionstore")
 def sunionstore(c: Context, argv: list[bytes]) -> bytes:
-    return _store(c, argv[1], _union(_get_sets(c.db, argv[2:]), intset_limit(c)))
+    return _store(c, argv[1], _union(_get_sets(c.db, argv[2:]), intset_limit(c)), b"sunionstore")
 
 
 @command("sdiff")
@@ -372,7 +382,8 @@ def sdiff(c: Context, argv: list[bytes]) -> bytes:
 
 @command("sdiffstore")
 def sdiffstore(c: Context, argv: list[bytes]) -> bytes:
-    return _store(c, argv[1], _difference(_get_sets(c.db, argv[2:]), intset_limit(c)))
+    return _store(c, argv[1], _difference(_get_sets(c.db, argv[2:]), intset_limit(c)),
+                  b"sdiffstore")
 
 
 # -- SSCAN --------------------------------------------------------------------------------------
@@ -380,7 +391,7 @@ def sdiffstore(c: Context, argv: list[bytes]) -> bytes:
 @command("sscan")
 def sscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
-    value = _get_set(c.db, argv[1])
+    value = _get_set(c.db, argv[1], read=True)
     if value is None:
         return EMPTY_SCAN
     count, pattern, _ = parse_scan_options(argv, 3, with_type=False)

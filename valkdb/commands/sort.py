@@ -36,6 +36,7 @@ from typing import Any, cast
 from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, LIST
 from valkdb.core.registry import command
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import ZERO, bulk, bulk_items, integer
@@ -142,7 +143,7 @@ class _Pattern:
             return element
         if self.constant:
             return None
-        value = db.lookup(self.prefix + element + self.suffix)
+        value = db.read(self.prefix + element + self.suffix)
         if self.field is None:
             return value if type(value) is bytes else None
         return value.get(self.field) if type(value) is Hash else None
@@ -269,7 +270,7 @@ def _sorted(c: Context, elements: list[bytes], options: _Options,
 def _sort(c: Context, argv: list[bytes], readonly: bool) -> bytes:
     options = _parse(argv, readonly)
     db = c.db
-    value = db.lookup(argv[1])
+    value = db.read(argv[1])
     kind = type(value)
     if value is not None and kind is not List and kind is not Set and kind is not ZSet:
         return errors.WRONGTYPE
@@ -322,9 +323,11 @@ def _sort(c: Context, argv: list[bytes], readonly: bool) -> bytes:
         results = window
     dst = options.store
     if not results:
-        db.delete(dst)
+        if db.delete(dst):
+            c.notify(GENERIC, b"del", dst)
         return ZERO
     db.store(dst, List(map(bulk, results)))
+    c.notify(LIST, b"sortstore", dst)
     db.count_changes(len(results) - 1)  # Redis counts one change per element stored
     c.server.blocking.ready(db, dst)
     return integer(len(results))

@@ -21,6 +21,7 @@ from valkdb.commands.streams import (
     strict_id,
 )
 from valkdb.core.context import Context
+from valkdb.core.notifications import STREAM
 from valkdb.core.registry import command, container, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ONE, ZERO, bulk, integer
@@ -139,6 +140,7 @@ def xgroup_create(c: Context, argv: list[bytes]) -> bytes:
         return _BUSYGROUP
     stream.groups[argv[3]] = Group(last_id, entries_read)
     c.db.count_changes()
+    c.notify(STREAM, b"xgroup-create", key)
     return OK
 
 
@@ -152,6 +154,7 @@ def xgroup_setid(c: Context, argv: list[bytes]) -> bytes:
     group.last_id = stream.last_id if argv[4] == b"$" else parse_id(argv[4])[0]
     group.entries_read = entries_read
     c.db.count_changes()
+    c.notify(STREAM, b"xgroup-setid", argv[2])
     return OK
 
 
@@ -162,6 +165,7 @@ def xgroup_destroy(c: Context, argv: list[bytes]) -> bytes:
         return ZERO
     del stream.groups[argv[3]]
     c.db.count_changes()
+    c.notify(STREAM, b"xgroup-destroy", argv[2])
     c.server.blocking.ready(c.db, argv[2])  # its blocked readers wake with -NOGROUP
     return ONE
 
@@ -173,6 +177,7 @@ def xgroup_createconsumer(c: Context, argv: list[bytes]) -> bytes:
     if group.create_consumer(argv[4]) is None:
         return ZERO
     c.db.count_changes()
+    c.notify(STREAM, b"xgroup-createconsumer", argv[2])
     return ONE
 
 
@@ -186,6 +191,7 @@ def xgroup_delconsumer(c: Context, argv: list[bytes]) -> bytes:
     pending = len(consumer.pel)
     group.delete_consumer(consumer)
     c.db.count_changes()
+    c.notify(STREAM, b"xgroup-delconsumer", argv[2])
     return integer(pending)
 
 
@@ -197,7 +203,7 @@ def xgroup_help(c: Context, argv: list[bytes]) -> bytes:
 # -- XACK and XPENDING ------------------------------------------------------------------------
 
 def _group_of(c: Context, key: bytes, group_name: bytes) -> tuple[Stream | None, Group | None]:
-    stream = get_stream(c.db, key)
+    stream = get_stream(c.db, key, read=True)
     return stream, None if stream is None else stream.groups.get(group_name)
 
 
@@ -280,6 +286,7 @@ def _claimer(c: Context, key: bytes, group: Group, name: bytes) -> Consumer:
         consumer = group.create_consumer(name)
         assert consumer is not None
         c.db.count_changes()
+        c.notify(STREAM, b"xgroup-createconsumer", key)
     return consumer
 
 

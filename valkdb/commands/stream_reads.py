@@ -21,6 +21,7 @@ from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.commands.streams import get_stream, range_reply, strict_id
 from valkdb.core.context import Context
+from valkdb.core.notifications import STREAM
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import bulk
@@ -71,6 +72,7 @@ def _reading_consumer(c: Context, key: bytes, group_name: bytes, group: Group, n
         consumer = group.create_consumer(name)
         assert consumer is not None
         c.db.count_changes()
+        c.notify(STREAM, b"xgroup-createconsumer", key)
         if noack:
             c.propagate([b"XGROUP", b"CREATECONSUMER", key, group_name, name])
     return consumer
@@ -186,7 +188,7 @@ def _parse(c: Context, argv: list[bytes], readgroup: bool) -> _Read:
     read.keys = argv[streams_at : streams_at + half]
     db = c.db
     for key, arg in zip(read.keys, argv[streams_at + half :], strict=True):
-        stream = get_stream(db, key)
+        stream = get_stream(db, key, read=True)
         if read.group_name is not None:
             group = None if stream is None else stream.groups.get(read.group_name)
             if group is None:
@@ -220,7 +222,7 @@ def _serve_now(c: Context, read: _Read) -> list[bytes]:
     served = []
     db = c.db
     for index, key in enumerate(read.keys):
-        stream = db.lookup(key)
+        stream = db.read(key)
         if stream is None:
             continue
         gt = read.ids[index]

@@ -16,6 +16,7 @@ from typing import Any
 from valkdb import errors
 from valkdb.commands.args import to_int
 from valkdb.core.context import Context
+from valkdb.core.notifications import STREAM
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, ZERO, bulk, integer
@@ -118,8 +119,8 @@ def interval_id(arg: bytes, missing_seq: int, start: bool) -> int:
 
 # -- shared helpers ---------------------------------------------------------------------------
 
-def get_stream(db: Any, key: bytes) -> Stream | None:
-    value = db.lookup(key)
+def get_stream(db: Any, key: bytes, read: bool = False) -> Stream | None:
+    value = db.read(key) if read else db.lookup(key)
     if value is not None and type(value) is not Stream:
         raise CommandError(errors.WRONGTYPE)
     return value
@@ -282,9 +283,11 @@ def xadd(c: Context, argv: list[bytes]) -> bytes:
         db.modified(key)
     reply_id = stream.append(new_id, flat, config.stream_node_max_bytes,
                              config.stream_node_max_entries)
+    c.notify(STREAM, b"xadd", key)
     logged = list(argv)
     if args.trims:
-        _trim(stream, args)
+        if _trim(stream, args):
+            c.notify(STREAM, b"xtrim", key)
         if args.approx:
             _rewrite_trim(logged, stream, args)
     if args.id is None or not args.seq_given:
@@ -306,6 +309,7 @@ def xtrim(c: Context, argv: list[bytes]) -> bytes:
         logged = list(argv)
         if args.approx:
             _rewrite_trim(logged, stream, args)
+        c.notify(STREAM, b"xtrim", key)
         c.db.modified(key, deleted)
         c.propagate(logged)
     return integer(deleted)
@@ -315,7 +319,7 @@ def xtrim(c: Context, argv: list[bytes]) -> bytes:
 
 @command("xlen")
 def xlen(c: Context, argv: list[bytes]) -> bytes:
-    stream = get_stream(c.db, argv[1])
+    stream = get_stream(c.db, argv[1], read=True)
     return ZERO if stream is None else integer(len(stream))
 
 
@@ -331,7 +335,7 @@ def _xrange(c: Context, argv: list[bytes], rev: bool) -> bytes:
             i += 2
         else:
             return errors.SYNTAX
-    stream = get_stream(c.db, argv[1])
+    stream = get_stream(c.db, argv[1], read=True)
     if stream is None:
         return EMPTY_ARRAY
     if count == 0:
@@ -369,6 +373,7 @@ def xdel(c: Context, argv: list[bytes]) -> bytes:
         if first_deleted or not stream.length:
             stream.refresh_first()
         c.db.modified(key, deleted)
+        c.notify(STREAM, b"xdel", key)
     return integer(deleted)
 
 
@@ -405,6 +410,7 @@ def xsetid(c: Context, argv: list[bytes]) -> bytes:
     if max_deleted:
         stream.max_deleted_id = max_deleted
     c.db.count_changes()
+    c.notify(STREAM, b"xsetid", argv[1])
     return OK
 
 

@@ -10,6 +10,7 @@ from valkdb import errors, longdouble
 from valkdb.commands.args import LLONG_MAX, LLONG_MIN, to_int
 from valkdb.commands.keys import propagate_expiry
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, KEY_MISS, STRING
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_BULK, OK, bulk, integer
@@ -19,9 +20,10 @@ _STRING_TOO_LONG = errors.err(
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
 
-def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
-    """The string at key, None if missing; WRONGTYPE if it holds another type."""
-    value = db.lookup(key)
+def get_string(db, key: bytes, read: bool = False) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The string at key, None if missing; WRONGTYPE if it holds another type. With `read`,
+    a miss is reported (Redis's lookupKeyRead, for the keymiss event)."""
+    value = db.read(key) if read else db.lookup(key)
     if value is not None and type(value) is not bytes:
         raise CommandError(errors.WRONGTYPE)
     return value
@@ -31,6 +33,7 @@ def get_string(db, key: bytes) -> bytes | None:  # type: ignore[no-untyped-def]
 def get(c: Context, argv: list[bytes]) -> bytes:
     value = c.db.lookup(argv[1])
     if value is None:
+        c.notify(KEY_MISS, b"keymiss", argv[1])
         return c.resp.null
     if type(value) is not bytes:
         return errors.WRONGTYPE
@@ -95,8 +98,10 @@ def expiry_deadline(c, unit: bytes, arg: bytes) -> int:  # type: ignore[no-untyp
 
 def _set_with_deadline(c, key: bytes, value: bytes, deadline: int | None) -> None:  # type: ignore[no-untyped-def]
     c.db.store(key, value)
+    c.notify(STRING, b"set", key)
     if deadline is not None:
         c.db.set_deadline(key, deadline, lazily=True)
+        c.notify(GENERIC, b"expire", key)
 
 
 @command("set")
@@ -106,6 +111,7 @@ def set_(c: Context, argv: list[bytes]) -> bytes:
         if db.lru < 0:  # under LFU, SET's lookup counts as an access (lookupKeyWrite)
             db.lookup(argv[1])
         db.store(argv[1], argv[2])
+        c.notify(STRING, b"set", argv[1])
         return OK
     flags, unit_arg = parse_expiry_options(argv, 3, True)
     deadline = None if unit_arg is None else expiry_deadline(c, *unit_arg)
@@ -113,13 +119,14 @@ def set_(c: Context, argv: list[bytes]) -> bytes:
     db = c.db
     if b"GET" in flags and db.lru < 0:
         db.lookup(key)  # under LFU, SET GET's read is one more access (getGenericCommand)
-    old = db.lookup(key)
+    old = db.read(key) if b"GET" in flags else db.lookup(key)
     if b"GET" in flags and old is not None and type(old) is not bytes:
         return errors.WRONGTYPE
     if (b"NX" in flags and old is not None) or (b"XX" in flags and old is None):
         return bulk(old) if b"GET" in flags and old is not None else c.resp.null
     if b"KEEPTTL" in flags:
         db.replace(key, value)
+        c.notify(STRING, b"set", key)
     else:
         _set_with_deadline(c, key, value, deadline)
     if b"GET" in flags:
@@ -132,6 +139,7 @@ def setnx(c: Context, argv: list[bytes]) -> bytes:
     if c.db.lookup(argv[1]) is not None:
         return integer(0)
     c.db.store(argv[1], argv[2])
+    c.notify(STRING, b"set", argv[1])
     return integer(1)
 
 
@@ -169,18 +177,20 @@ def _propagate_set(c, argv: list[bytes], reply: bytes) -> None:  # type: ignore[
 
 @command("getset")
 def getset(c: Context, argv: list[bytes]) -> bytes:
-    old = get_string(c.db, argv[1])
+    old = get_string(c.db, argv[1], read=True)
     c.db.store(argv[1], argv[2])
+    c.notify(STRING, b"set", argv[1])
     c.propagate([b"SET", argv[1], argv[2]])
     return c.resp.null if old is None else bulk(old)
 
 
 @command("getdel")
 def getdel(c: Context, argv: list[bytes]) -> bytes:
-    old = get_string(c.db, argv[1])
+    old = get_string(c.db, argv[1], read=True)
     if old is None:
         return c.resp.null
     c.db.delete(argv[1])
+    c.notify(GENERIC, b"del", argv[1])
     c.propagate([b"UNLINK" if c.server.config.lazyfree_lazy_user_del else b"DEL", argv[1]])
     return bulk(old)
 
@@ -191,13 +201,15 @@ propagates("getset", "getdel")(None)  # logged as SET / DEL (or UNLINK), as Redi
 @command("getex")
 def getex(c: Context, argv: list[bytes]) -> bytes:
     flags, unit_arg = parse_expiry_options(argv, 2, False)
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     if value is None:
         return c.resp.null
     if unit_arg is not None:
         c.db.set_deadline(argv[1], expiry_deadline(c, *unit_arg))
+        c.notify(GENERIC, b"del" if c.db.peek(argv[1]) is None else b"expire", argv[1])
     elif b"PERSIST" in flags:
-        c.db.persist(argv[1])
+        if c.db.persist(argv[1]):
+            c.notify(GENERIC, b"persist", argv[1])
     return bulk(value)
 
 
@@ -214,7 +226,7 @@ def _propagate_getex(c, argv: list[bytes], reply: bytes) -> None:  # type: ignor
 
 @command("mget")
 def mget(c: Context, argv: list[bytes]) -> bytes:
-    lookup = c.db.lookup
+    lookup = c.db.read
     null = c.resp.null
     parts = [b"*%d\r\n" % (len(argv) - 1)]
     for key in argv[1:]:
@@ -233,6 +245,7 @@ def mset(c: Context, argv: list[bytes]) -> bytes:
         if db.lru < 0:  # under LFU, setKey's lookup counts as an access
             db.lookup(argv[i])
         store(argv[i], argv[i + 1])
+        c.notify(STRING, b"set", argv[i])
     return OK
 
 
@@ -245,6 +258,7 @@ def msetnx(c: Context, argv: list[bytes]) -> bytes:
         return integer(0)
     for i in range(1, len(argv), 2):
         db.store(argv[i], argv[i + 1])
+        c.notify(STRING, b"set", argv[i])
     return integer(1)
 
 
@@ -258,16 +272,18 @@ def append(c: Context, argv: list[bytes]) -> bytes:
     old = get_string(c.db, argv[1])
     if old is None:
         c.db.store(argv[1], argv[2])
+        c.notify(STRING, b"append", argv[1])
         return integer(len(argv[2]))
     _check_length(c, len(old) + len(argv[2]))
     value = old + argv[2]
     c.db.replace(argv[1], value)
+    c.notify(STRING, b"append", argv[1])
     return integer(len(value))
 
 
 @command("strlen")
 def strlen(c: Context, argv: list[bytes]) -> bytes:
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     return integer(0 if value is None else len(value))
 
 
@@ -283,6 +299,7 @@ def _incr(c, key: bytes, delta: int) -> bytes:  # type: ignore[no-untyped-def]
         c.db.store(key, b"%d" % value)
     else:
         c.db.replace(key, b"%d" % value)
+    c.notify(STRING, b"incrby", key)
     return integer(value)
 
 
@@ -337,6 +354,7 @@ def incrbyfloat(c: Context, argv: list[bytes]) -> bytes:
         c.db.store(argv[1], text)
     else:
         c.db.replace(argv[1], text)
+    c.notify(STRING, b"incrbyfloat", argv[1])
     c.propagate([b"SET", argv[1], text, b"KEEPTTL"])  # exact wherever it is replayed
     return bulk(text)
 
@@ -349,7 +367,7 @@ propagates("incrbyfloat")(None)
 @command("getrange")
 def getrange(c: Context, argv: list[bytes]) -> bytes:
     start, end = to_int(argv[2]), to_int(argv[3])
-    value = get_string(c.db, argv[1])
+    value = get_string(c.db, argv[1], read=True)
     if value is None:
         return EMPTY_BULK
     size = len(value)
@@ -391,6 +409,7 @@ def setrange(c: Context, argv: list[bytes]) -> bytes:
         c.db.store(argv[1], value)
     else:
         c.db.replace(argv[1], value)
+    c.notify(STRING, b"setrange", argv[1])
     return integer(len(value))
 
 
@@ -419,7 +438,7 @@ def _lcs_table(a: bytes, b: bytes) -> list[array]:
 @command("lcs")
 def lcs(c: Context, argv: list[bytes]) -> bytes:
     try:
-        a, b = get_string(c.db, argv[1]), get_string(c.db, argv[2])
+        a, b = get_string(c.db, argv[1], read=True), get_string(c.db, argv[2], read=True)
     except CommandError:
         return _LCS_TYPES
     a, b = a or b"", b or b""

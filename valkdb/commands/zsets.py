@@ -33,6 +33,7 @@ from valkdb.commands.keys import (
 )
 from valkdb.commands.sets import random_picks
 from valkdb.core.context import Context
+from valkdb.core.notifications import GENERIC, ZSET
 from valkdb.core.registry import command, propagates
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import EMPTY_ARRAY, ZERO, bulk, bulk_array, format_double, integer
@@ -72,18 +73,20 @@ def _zset_from(c, items: list[tuple[float, bytes]]) -> ZSet:  # type: ignore[no-
     return zs
 
 
-def get_zset(c, key: bytes) -> ZSet | None:  # type: ignore[no-untyped-def]
-    value = c.db.lookup(key)
+def get_zset(c, key: bytes, read: bool = False) -> ZSet | None:  # type: ignore[no-untyped-def]
+    value = c.db.read(key) if read else c.db.lookup(key)
     if value is not None and type(value) is not ZSet:
         raise CommandError(errors.WRONGTYPE)
     return value
 
 
-def _after_removal(c, key: bytes, zs: ZSet) -> None:  # type: ignore[no-untyped-def]
+def _after_removal(c, key: bytes, zs: ZSet, event: bytes) -> None:  # type: ignore[no-untyped-def]
+    c.notify(ZSET, event, key)
     if zs:
         c.db.modified(key)
     else:
         c.db.delete(key)
+        c.notify(GENERIC, b"del", key)
 
 
 # -- numbers, as C's strtod reads them ------------------------------------------------------------
@@ -355,6 +358,7 @@ def _zadd(c, argv: list[bytes], incr: bool) -> bytes:  # type: ignore[no-untyped
         processed += 1
     if added or updated:
         c.db.modified(key)
+        c.notify(ZSET, b"zincr" if incr else b"zadd", key)
     if added:
         c.server.blocking.ready(c.db, key)
     if incr:
@@ -373,6 +377,7 @@ def zadd(c: Context, argv: list[bytes]) -> bytes:
                 if score != current:
                     zs.rescore(argv[3], current, score)
                     c.db.modified(argv[1])
+                    c.notify(ZSET, b"zadd", argv[1])
                 return ZERO
     return _zadd(c, argv, incr=False)
 
@@ -394,33 +399,33 @@ def zrem(c: Context, argv: list[bytes]) -> bytes:
         if not zs:
             break
     if removed:
-        _after_removal(c, key, zs)
+        _after_removal(c, key, zs, b"zrem")
     return integer(removed)
 
 
 @command("zcard")
 def zcard(c: Context, argv: list[bytes]) -> bytes:
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     return integer(len(zs)) if zs is not None else ZERO
 
 
 @command("zscore")
 def zscore(c: Context, argv: list[bytes]) -> bytes:
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     score = None if zs is None else zs.get(argv[2])
     return c.resp.null if score is None else c.resp.double(score)
 
 
 @command("zmscore")
 def zmscore(c: Context, argv: list[bytes]) -> bytes:
-    zs: dict = get_zset(c, argv[1]) or {}
+    zs: dict = get_zset(c, argv[1], read=True) or {}
     null, double = c.resp.null, c.resp.double
     parts = [null if (score := zs.get(m)) is None else double(score) for m in argv[2:]]
     return b"*%d\r\n%s" % (len(parts), b"".join(parts))
 
 
 def _zrank(c, argv, reverse: bool) -> bytes:  # type: ignore[no-untyped-def]
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     rank = None if zs is None else zs.rank(argv[2])
     if rank is None:
         return c.resp.null
@@ -440,7 +445,7 @@ def zrevrank(c: Context, argv: list[bytes]) -> bytes:
 # -- counts and ranges --------------------------------------------------------------------------
 
 def _count(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     if zs is None:
         return ZERO
     if zs.listpack:  # counted by walking, as Redis's listpack code does
@@ -499,7 +504,7 @@ def _zrange(c, argv: list[bytes], src_at: int, store: bool,  # type: ignore[no-u
         start, end = to_int(low), to_int(high)
     else:
         rng: Range = ScoreRange(low, high) if by == SCORE else LexRange(low, high)
-    zs = get_zset(c, argv[src_at])
+    zs = get_zset(c, argv[src_at], read=True)
     if zs is None:
         return _store_range(c, argv[1], []) if store else EMPTY_ARRAY
     if by == RANK:
@@ -525,13 +530,15 @@ def _rank_items(zs: ZSet, start: int, end: int, reverse: bool) -> list[tuple[flo
 def _store_range(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # type: ignore[no-untyped-def]
     """ZRANGESTORE's destination: built from a listpack up, as Redis adds member by member."""
     if not items:
-        c.db.delete(dst)
+        if c.db.delete(dst):
+            c.notify(GENERIC, b"del", dst)
         return ZERO
     zs = ZSet(listpack=True)
     limits = _limits(c)
     for score, member in items:
         zs.insert(member, score, limits)
     c.db.store(dst, zs)
+    c.notify(ZSET, b"zrangestore", dst)
     c.server.blocking.ready(c.db, dst)
     return integer(len(zs))
 
@@ -573,10 +580,11 @@ def zrevrangebylex(c: Context, argv: list[bytes]) -> bytes:
 
 # -- removal of ranges and pops -------------------------------------------------------------------
 
-def _remove_span(c, key: bytes, zs: ZSet, start: int, stop: int) -> bytes:  # type: ignore[no-untyped-def]
+def _remove_span(c, key: bytes, zs: ZSet, start: int, stop: int,  # type: ignore[no-untyped-def]
+                 event: bytes) -> bytes:
     removed = zs.delete_span(start, stop) if stop > start else 0
     if removed:
-        _after_removal(c, key, zs)
+        _after_removal(c, key, zs, event)
     return integer(removed)
 
 
@@ -589,25 +597,25 @@ def zremrangebyrank(c: Context, argv: list[bytes]) -> bytes:
     span = clamp_range(start, end, len(zs))
     if span is None:
         return ZERO
-    return _remove_span(c, argv[1], zs, span[0], span[1] + 1)
+    return _remove_span(c, argv[1], zs, span[0], span[1] + 1, b"zremrangebyrank")
 
 
-def _remove_range(c, argv, rng: Range) -> bytes:  # type: ignore[no-untyped-def]
+def _remove_range(c, argv, rng: Range, event: bytes) -> bytes:  # type: ignore[no-untyped-def]
     zs = get_zset(c, argv[1])
     if zs is None:
         return ZERO
     first, items = _walk(zs, rng, reverse=False)
-    return _remove_span(c, argv[1], zs, first, first + len(items))
+    return _remove_span(c, argv[1], zs, first, first + len(items), event)
 
 
 @command("zremrangebyscore")
 def zremrangebyscore(c: Context, argv: list[bytes]) -> bytes:
-    return _remove_range(c, argv, ScoreRange(argv[2], argv[3]))
+    return _remove_range(c, argv, ScoreRange(argv[2], argv[3]), b"zremrangebyscore")
 
 
 @command("zremrangebylex")
 def zremrangebylex(c: Context, argv: list[bytes]) -> bytes:
-    return _remove_range(c, argv, LexRange(argv[2], argv[3]))
+    return _remove_range(c, argv, LexRange(argv[2], argv[3]), b"zremrangebylex")
 
 
 def _pop(c, key: bytes, zs: ZSet, highest: bool, count: int,  # type: ignore[no-untyped-def]
@@ -615,7 +623,7 @@ def _pop(c, key: bytes, zs: ZSet, highest: bool, count: int,  # type: ignore[no-
     """Pop up to count members. Propagated: `logged` (ZPOPMIN/MAX as sent, BZPOPMIN/MAX as
     ZPOPMIN/MAX key), else as Z/BZMPOP are, ZPOPMIN/MAX key <number popped>."""
     popped = [zs.pop_end(highest) for _ in range(min(count, len(zs)))]
-    _after_removal(c, key, zs)
+    _after_removal(c, key, zs, b"zpopmax" if highest else b"zpopmin")
     name = b"ZPOPMAX" if highest else b"ZPOPMIN"
     c.propagate(logged or [name, key, b"%d" % len(popped)])
     return popped
@@ -717,7 +725,7 @@ def bzmpop(c: Context, argv: list[bytes]) -> bytes:
 @command("zrandmember")
 def zrandmember(c: Context, argv: list[bytes]) -> bytes:
     if len(argv) == 2:
-        zs = get_zset(c, argv[1])
+        zs = get_zset(c, argv[1], read=True)
         if zs is None:
             return c.resp.null
         return bulk(zs.ordered[random.randrange(len(zs))][1])
@@ -729,7 +737,7 @@ def zrandmember(c: Context, argv: list[bytes]) -> bytes:
     withscores = len(argv) == 4
     if withscores and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:  # 2 * count overflows
         return errors.VALUE_OUT_OF_RANGE
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     if zs is None or count == 0:
         return EMPTY_ARRAY
     ordered, n = zs.ordered, len(zs)
@@ -791,7 +799,7 @@ def _set_operation(c, argv: list[bytes], numkeys_at: int, op: str,  # type: igno
         return errors.SYNTAX
     sources = []
     for key in argv[numkeys_at + 1 : numkeys_at + 1 + numkeys]:
-        value = c.db.lookup(key)
+        value = c.db.read(key)
         if value is not None and type(value) is not ZSet and type(value) is not Set:
             return errors.WRONGTYPE
         sources.append(_Source(value))
@@ -830,7 +838,7 @@ def _set_operation(c, argv: list[bytes], numkeys_at: int, op: str,  # type: igno
         scores = _difference(sources)
     items = [(score, member) for member, score in scores.items()]
     if store:
-        return _store_result(c, argv[1], items)
+        return _store_result(c, argv[1], items, argv[0].lower())
     items.sort()
     return _items_reply(c, items, withscores)
 
@@ -885,12 +893,15 @@ def _difference(sources: list[_Source]) -> dict[bytes, float]:
             if all(source.score(member) is None for source in others)}
 
 
-def _store_result(c, dst: bytes, items: list[tuple[float, bytes]]) -> bytes:  # type: ignore[no-untyped-def]
+def _store_result(c, dst: bytes, items: list[tuple[float, bytes]],  # type: ignore[no-untyped-def]
+                  event: bytes) -> bytes:
     if not items:
-        c.db.delete(dst)
+        if c.db.delete(dst):
+            c.notify(GENERIC, b"del", dst)
         return ZERO
     zs = _zset_from(c, items)
     c.db.store(dst, zs)
+    c.notify(ZSET, event, dst)
     c.server.blocking.ready(c.db, dst)
     return integer(len(zs))
 
@@ -944,7 +955,7 @@ _DELETION_BITS = 24
 @command("zscan")
 def zscan(c: Context, argv: list[bytes]) -> bytes:
     cursor = scan_cursor(argv[2])
-    zs = get_zset(c, argv[1])
+    zs = get_zset(c, argv[1], read=True)
     if zs is None:
         return _EMPTY_SCAN
     count, pattern, _ = parse_scan_options(argv, 3, with_type=False)

@@ -263,14 +263,15 @@ SETTINGS: tuple[Setting, ...] = (
     _num("cluster-announce-bus-port", "0", 0, 65535, "Bus port announced (compat)."),
     # -- Slow log, latency, notifications --------------------------------------------------------
     _num("slowlog-log-slower-than", "10000", -1, LONG_MAX, "Microseconds for a command to be "
-         "logged (compat)."),
-    _num("slowlog-max-len", "128", 0, LONG_MAX, "SLOWLOG entries kept (compat)."),
-    _num("latency-monitor-threshold", "0", 0, LONG_MAX, "Milliseconds for an event to be "
-         "recorded (compat)."),
-    _bool("latency-tracking", "yes", "Per-command latency histograms (compat)."),
+         "logged in the SLOWLOG (-1: never, 0: every command).", apply="monitoring"),
+    _num("slowlog-max-len", "128", 0, LONG_MAX, "SLOWLOG entries kept."),
+    _num("latency-monitor-threshold", "0", 0, LONG_MAX, "Milliseconds for a command to be "
+         "recorded as a LATENCY event (0: off).", apply="monitoring"),
+    _bool("latency-tracking", "yes", "Per-command latency percentiles in INFO latencystats."),
     _special("latency-tracking-info-percentiles", "50 99 99.9", "Percentiles INFO latencystats "
-             "shows (compat)."),
-    _special("notify-keyspace-events", "", "Keyspace event classes published (compat)."),
+             "shows."),
+    _special("notify-keyspace-events", "", "Keyspace event classes published.",
+             apply="notify"),
     # -- Encodings of small values (OBJECT ENCODING reports them) --------------------------------
     _num("hash-max-listpack-entries", "512", 0, LONG_MAX,
          "A hash with more fields is a hashtable.", unsigned=True,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from valkdb.core.notifications import notify as _notify
 from valkdb.protocol.encoder import RESP2, RESP2_ENCODER
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Context:
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
         self.shard_channels: dict[bytes, None] = {}  # SSUBSCRIBE's
+        self.no_evict = False  # CLIENT NO-EVICT
         self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
         self.dirty_cas = False
         self.last_command = "NULL"
@@ -75,6 +77,12 @@ class Context:
         """Log an operation with the effect of the command running, in this context's
         database (Redis's alsoPropagate)."""
         self.server.propagation.add(self.db.index, argv)
+
+    def notify(self, flag: int, event: bytes, key: bytes, db: int | None = None) -> None:
+        """A keyspace event of class `flag` (core.notifications) on key, in this context's
+        database unless `db` names another (Redis's notifyKeyspaceEvent)."""
+        if self.server.config.notify_keyspace_events & flag:
+            _notify(self.server, flag, event, key, self.db.index if db is None else db)
 
     def unwatch(self) -> None:
         for db, key in self.watching:

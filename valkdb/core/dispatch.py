@@ -13,8 +13,10 @@ in one place. The success path allocates nothing and raises nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from time import monotonic_ns  # (cheaper than perf_counter_ns here)
+from typing import TYPE_CHECKING, Any, cast
 
 from valkdb import errors
 from valkdb.core.registry import COMMANDS, Command, propagate_verbatim
@@ -28,9 +30,14 @@ if TYPE_CHECKING:
 # upper/lower-casing runs only on a miss. Bounded: unknown names are never cached.
 _BY_RAW_NAME: dict[bytes, Command] = {}
 
-# Called after every command with (ctx, entry, argv, reply): what MONITOR, SLOWLOG, LATENCY and
-# command statistics hang on. Empty on the hot path unless one of them is in use.
+# Called after every command with (ctx, entry, argv, reply): for what else may hang on
+# commands. Empty on the hot path. (Command statistics, SLOWLOG, LATENCY and MONITOR are
+# built in: see `call` and core/stats.py.)
 AFTER_COMMAND: list[Callable[[Context, Command, list[bytes], bytes], None]] = []
+
+# Commands refused unless a setting allows them (DEBUG, MODULE LOAD ...): full name -> a check
+# returning the refusal, or None to let the command run. Filled by their command modules.
+PROTECTED: dict[str, Callable[[Context], bytes | None]] = {}
 
 # (command, exception type) pairs whose traceback was logged: a bug hit in a loop logs once.
 _LOGGED_BUGS: set[tuple[str, type]] = set()
@@ -65,6 +72,10 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
     arity = entry.arity
     if arity != len(argv) and (arity > 0 or len(argv) < -arity):
         return refuse(ctx, errors.wrong_arity(entry.name), entry)
+    if entry.name in PROTECTED:  # before authentication, as in Redis
+        refusal = PROTECTED[entry.name](ctx)
+        if refusal is not None:
+            return refuse(ctx, refusal, entry)
     if not ctx.authenticated and not entry.no_auth:
         return refuse(ctx, errors.NOAUTH, entry)
     server = ctx.server
@@ -72,6 +83,10 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
         refusal = server.gate(entry)
         if refusal is not None:
             return refuse(ctx, refusal, entry)
+    monitors = server.monitoring.monitors
+    if monitors and ctx in monitors and (
+            entry.write or entry.may_replicate or "readonly" in entry.flags):
+        return refuse(ctx, errors.err("ERR Replica can't interact with the keyspace"), entry)
     if ((ctx.channels or ctx.patterns or ctx.shard_channels) and ctx.resp.version == 2
             and not entry.pubsub_ok):
         return refuse(ctx, errors.err(
@@ -90,18 +105,30 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
     """Run a checked command (EXEC and scripts run theirs through here too).
 
     Changes are only watched while the bus has an output, and the end of the unit is inlined:
-    this runs for every command."""
+    this runs for every command. Its duration (from the end of the command before, or from
+    when the connection read its batch: one clock read per command) goes into the command's
+    histogram (INFO commandstats and latencystats); past the stats' `slow_us` (or with a
+    monitor attached) `after_slow` also feeds the slow log, the latency monitor and the
+    monitors."""
     ctx.last_command = entry.name
     server = ctx.server
     changes = server.keyspace.changes if entry.write and server.propagation.outputs else None
     if changes is not None:
         before = changes.dirty
+    stats = server.monitoring
+    # From the end of the command before, or the read of this batch (a script's commands: from
+    # now, as Lua ran since the one before).
+    start = monotonic_ns() if ctx.in_script else stats.clock
     try:
         reply = entry.handler(ctx, argv)  # type: ignore[misc]
     except CommandError as exc:
         reply = exc.reply
     except Exception as exc:  # a bug in a handler must not take the connection down
-        return internal_error(ctx, entry, exc)
+        reply = internal_error(ctx, entry, exc)
+        server.monitoring.command_failed(entry, reply)
+        return reply
+    end = stats.clock = monotonic_ns()
+    usec = (end - start) // 1000
     if changes is not None and changes.dirty != before:
         propagate = entry.propagate
         if propagate is propagate_verbatim:  # the common case, one call less
@@ -111,10 +138,139 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
     if not (ctx.in_exec or ctx.in_script):  # a unit's effects are served and sent after it
         if ctx.pending_ops or ctx.ready_keys:
             end_unit(server)
+    if usec >= stats.slow_us:
+        usec = after_slow(ctx, entry, argv, usec, start)
+    try:
+        stats.durations[entry][usec] += 1
+    except (KeyError, IndexError):  # its first call, or a long one
+        stats.count(entry, usec)
+    if reply and reply[0] == 45:  # b"-", an error
+        stats.command_failed(entry, reply)
     if AFTER_COMMAND:
         for hook in AFTER_COMMAND:
             hook(ctx, entry, argv, reply)
     return reply
+
+
+def after_slow(ctx: Context, entry: Command, argv: list[bytes], usec: int, start: int) -> int:
+    """A command took at least `slow_us`, or a monitor is attached: the time a blocking command
+    spent waiting is not its duration (Redis counts only its runs); then the latency monitor,
+    the slow log and the monitors. Returns the duration to count."""
+    waited = getattr(ctx, "waited_ns_since", None)
+    if waited is not None and "blocking" in entry.flags:
+        usec = max(usec - waited(start) // 1000, 0)
+    server = ctx.server
+    stats = server.monitoring
+    if server.loading:  # (Redis counts nothing while it loads)
+        return usec
+    redact = _REDACTED.get(entry.name)
+    shown = argv if redact is None else _redact(argv, redact(argv))
+    stats.slow(entry, shown, usec, ctx.addr.encode() or b"?:0", ctx.name)
+    if stats.monitors:
+        if entry.name == "reset" and ctx in stats.monitors:
+            stop_monitoring(ctx)
+        if not (server.loading or "skip_monitor" in entry.flags or "admin" in entry.flags):
+            feed_monitors(ctx, shown)
+    return usec
+
+
+# -- what the slow log and MONITOR never show (Redis's redactClientCommandArgument) -----------
+
+def _redact(argv: list[bytes], positions: list[int]) -> list[bytes]:
+    if not positions:
+        return argv
+    shown = list(argv)
+    for i in positions:
+        shown[i] = b"(redacted)"
+    return shown
+
+
+def _auth_secrets(argv: list[bytes]) -> list[int]:
+    return [] if len(argv) > 3 else list(range(1, len(argv)))
+
+
+def _hello_secrets(argv: list[bytes]) -> list[int]:
+    if len(argv) > 1:
+        version = argv[1]
+        if not version.isdigit() or len(version) > 19 or int(version) not in (2, 3):
+            return []  # refused before its options are read
+    j = 2
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        option = argv[j].lower()
+        if option == b"auth" and more >= 2:
+            return [j + 1, j + 2]
+        if option == b"setname" and more:
+            j += 2
+            continue
+        return []
+    return []
+
+
+def _migrate_secrets(argv: list[bytes]) -> list[int]:
+    positions = []
+    j = 6
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        option = argv[j].lower()
+        if option == b"auth" and more:
+            positions.append(j + 1)
+            j += 1
+        elif option == b"auth2" and more >= 2:
+            positions += [j + 1, j + 2]
+            j += 2
+        elif option not in (b"copy", b"replace"):
+            break
+        j += 1
+    return positions
+
+
+def _config_set_secrets(argv: list[bytes]) -> list[int]:
+    return [i + 1 for i in range(2, len(argv) - 1, 2)
+            if argv[i].lower() in (b"requirepass", b"masterauth", b"masteruser")]
+
+
+_REDACTED: dict[str, Callable[[list[bytes]], list[int]]] = {
+    "auth": _auth_secrets, "hello": _hello_secrets, "migrate": _migrate_secrets,
+    "config|set": _config_set_secrets,
+    "acl|setuser": lambda argv: list(range(2, len(argv))),
+}
+
+
+def feed_monitors(ctx: Context, argv: list[bytes]) -> None:
+    """Send a command to every MONITOR client, as replicationFeedMonitors formats it."""
+    stats = ctx.server.monitoring
+    if not stats.monitors or ctx.server.loading:
+        return
+    now = time.time()
+    origin = b"lua" if ctx.in_script else ctx.addr.encode()
+    line = b"+%d.%06d [%d %s] %s\r\n" % (
+        int(now), int(now * 1_000_000) % 1_000_000, ctx.db.index, origin,
+        b" ".join([repr_bytes(arg) for arg in argv]))
+    for monitor in list(stats.monitors):
+        if monitor is ctx:  # after its own reply; nothing once it is closing (QUIT)
+            if not ctx.close_after_reply:
+                cast(Any, monitor).after_reply.append(line)
+        else:
+            monitor.deliver(line, "normal")
+
+
+def stop_monitoring(ctx: Context) -> None:
+    stats = ctx.server.monitoring
+    if stats.monitors.pop(ctx, False) is None:
+        stats.configure()
+
+
+_REPR = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
+         ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
+_REPR_TABLE = [_REPR.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
+               for c in range(256)]
+
+
+def repr_bytes(arg: bytes) -> bytes:
+    """Redis's sdscatrepr: quoted, with C escapes and \\xHH for what is not printable."""
+    table = _REPR_TABLE
+    return b'"' + b"".join([table[c] for c in arg]) + b'"'
 
 
 def end_unit(server: Any) -> None:
@@ -138,6 +294,7 @@ def internal_error(ctx: Context, entry: Command, exc: Exception) -> bytes:
 def refuse(ctx: Context, reply: bytes, entry: Command | None = None) -> bytes:
     """A command refused before it ran; inside MULTI it dooms the transaction (EXECABORT).
     A command may say how its own refusal ends (EXEC discards the transaction at once)."""
+    ctx.server.monitoring.command_rejected(entry, reply)
     if entry is not None and entry.on_refused is not None:
         return entry.on_refused(ctx, reply)
     if ctx.multi is not None:

@@ -226,9 +226,9 @@ def _move(bits: int, step: int, lon_delta: int, lat_delta: int) -> int:
 _AROUND = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1))
 
 
-def search_ranges(shape: Shape) -> list[tuple[int, int] | None]:
-    """The nine cells around the centre as score ranges [min, max) in Redis's search order,
-    None for a cell the search excludes (geohashCalculateAreasByShapeWGS84)."""
+def search_cells(shape: Shape) -> tuple[int, list[int | None]]:
+    """The step and the nine cells around the centre in Redis's search order, None for a cell
+    the search excludes (geohashCalculateAreasByShapeWGS84)."""
     min_lon, min_lat, max_lon, max_lat = shape.bounds()
     lon, lat = shape.longitude, shape.latitude
     step = estimate_step(shape.reach(), lat)
@@ -256,5 +256,169 @@ def search_ranges(shape: Shape) -> list[tuple[int, int] | None]:
             excluded |= {3, 5, 7}  # E, SE, NE
         for i in excluded:
             cells[i] = None
+    return step, cells
+
+
+def search_ranges(shape: Shape) -> list[tuple[int, int] | None]:
+    """The nine cells of search_cells as score ranges [min, max)."""
+    step, cells = search_cells(shape)
     shift = 52 - step * 2
     return [None if cell is None else (cell << shift, (cell + 1) << shift) for cell in cells]
+
+
+# -- pruning: which parts of the nine cells can hold a match --------------------------------------
+#
+# Redis tests every member of the nine cells against the shape. Only those inside can match, so
+# a cell is split into its four quarters (the next step's cells: four consecutive score ranges,
+# in score order) and a quarter no point of which can be inside the shape is dropped. The
+# members of the ranges kept come out in the same order as the whole cell's, and each is still
+# tested exactly as Redis tests it: the pruning only skips members that test would reject.
+#
+# A member's decoded point lies in the rectangle of every cell holding its score (decode_area's
+# arithmetic is monotonic), or on the limit where decode clamps it. Over a rectangle the
+# haversine is bounded below using the smallest latitude gap dphi and longitude gap dlam (around
+# the circle) to the centre: hav(d) >= hav(dphi) + cos(lat1) * min(cos(lat2)) * hav(dlam); a
+# box's two tests likewise (R * dphi, and min(cos(lat2))**2 * hav(dlam) for the width). Every
+# bound is loosened by far more than the rounding of either side (1e-9 relative, 1e-6 m,
+# 1e-9 degrees). Pruning starts at step 4: the nine cells are then distinct and no member of
+# them is near the centre's antipode (hav(d) < 0.994), where asin is ill-conditioned and
+# rounding could make Redis's distance a NaN that passes its test.
+
+PRUNE_MIN_STEP = 4
+_SLACK_DEG = 1e-9
+_SHRINK, _GROW, _SLACK_M = 1.0 - 1e-9, 1.0 + 1e-9, 1e-6
+_HALF_D_R = _D_R / 2
+_TWO_R = 2.0 * EARTH_RADIUS_IN_METERS
+_HALF_TURN = math.pi * EARTH_RADIUS_IN_METERS
+
+
+class CellFilter:
+    """Bounds, for one search, on what the shape test gives over a cell's rectangle."""
+
+    __slots__ = ("lon", "lat", "cos_lat", "is_box", "limit", "half_width", "half_height")
+
+    def __init__(self, shape: Shape) -> None:
+        self.lon, self.lat = shape.longitude, shape.latitude
+        self.cos_lat = math.cos(self.lat * _D_R)
+        self.is_box = shape.is_box
+        self.limit = shape.radius * shape.conversion
+        self.half_width = shape.width * shape.conversion / 2
+        self.half_height = shape.height * shape.conversion / 2
+
+    def usable(self) -> bool:
+        return all(math.isfinite(x) for x in (self.lon, self.lat, self.limit, self.half_width,
+                                              self.half_height))
+
+    def classify(self, area: tuple[float, float, float, float]) -> tuple[float, int]:
+        """(a lower bound on the distance from the centre to any point of the rectangle
+        (lon_min, lon_max, lat_min, lat_max), 0 when no point of it can be inside the shape,
+        2 when all surely are, else 1). Every bound is loosened: gaps in degrees by 1e-9,
+        distances by 1e-9 relative and 1e-6 m."""
+        sin, cos, asin, sqrt = math.sin, math.cos, math.asin, math.sqrt
+        lon_lo, lon_hi, lat_lo, lat_hi = area
+        # decode clamps: the cells past the limits (only scores no GEOADD makes) hold points
+        # on the limit itself
+        if lon_hi > LON_MAX:
+            lon_hi = LON_MAX
+            lon_lo = lon_lo if lon_lo < LON_MAX else LON_MAX
+        if lat_hi > LAT_MAX:
+            lat_hi = LAT_MAX
+            lat_lo = lat_lo if lat_lo < LAT_MAX else LAT_MAX
+        lon_lo -= _SLACK_DEG
+        lon_hi += _SLACK_DEG
+        lat_lo -= _SLACK_DEG
+        lat_hi += _SLACK_DEG
+        lat = self.lat
+        below, above = lat - lat_lo, lat_hi - lat  # how far the edges are from the centre
+        if below >= 0.0 and above >= 0.0:
+            dphi_min = 0.0
+        else:
+            dphi_min = (-below if below < 0.0 else -above) - _SLACK_DEG
+            if dphi_min < 0.0:
+                dphi_min = 0.0
+        dphi_max = (abs(below) if abs(below) > abs(above) else abs(above)) + _SLACK_DEG
+        width = lon_hi - lon_lo
+        if width >= 360.0:
+            dlam_min, dlam_max = 0.0, 180.0
+        else:
+            start = (lon_lo - self.lon) % 360.0  # where the interval starts, east of the centre
+            end = start + width
+            if end >= 360.0:
+                dlam_min = 0.0
+                end -= 360.0
+            else:
+                dlam_min = (start if start < 360.0 - end else 360.0 - end) - _SLACK_DEG
+                if dlam_min < 0.0:
+                    dlam_min = 0.0
+            if start <= 180.0 <= start + width:
+                dlam_max = 180.0
+            else:
+                near_start = start if start < 360.0 - start else 360.0 - start
+                near_end = end if end < 360.0 - end else 360.0 - end
+                dlam_max = (near_start if near_start > near_end else near_end) + _SLACK_DEG
+                if dlam_max > 180.0:
+                    dlam_max = 180.0
+        cos_lo, cos_hi = cos(lat_lo * _D_R), cos(lat_hi * _D_R)
+        cos_min = cos_lo if cos_lo < cos_hi else cos_hi
+        if cos_min < 0.0:
+            cos_min = 0.0
+        s_phi, s_lam = sin(dphi_min * _HALF_D_R), sin(dlam_min * _HALF_D_R)
+        hav_lam = s_lam * s_lam
+        a = s_phi * s_phi + self.cos_lat * cos_min * hav_lam
+        low = (_TWO_R * asin(sqrt(a)) if a < 1.0 else _HALF_TURN) * _SHRINK - _SLACK_M
+        if self.is_box:
+            if EARTH_RADIUS_IN_METERS * dphi_min * _D_R * _SHRINK - _SLACK_M > self.half_height:
+                return low, 0
+            a = cos_min * cos_min * hav_lam
+            across = _TWO_R * asin(sqrt(a)) if a < 1.0 else _HALF_TURN
+            if across * _SHRINK - _SLACK_M > self.half_width:
+                return low, 0
+        elif low > self.limit:
+            return low, 0
+        cos_max = 1.0 if lat_lo <= 0.0 <= lat_hi else (cos_lo if cos_lo > cos_hi else cos_hi)
+        if cos_max > 1.0:
+            cos_max = 1.0
+        s_phi, s_lam = sin(dphi_max * _HALF_D_R), sin(dlam_max * _HALF_D_R)
+        hav_lam = s_lam * s_lam
+        if self.is_box:
+            if EARTH_RADIUS_IN_METERS * dphi_max * _D_R * _GROW + _SLACK_M >= self.half_height:
+                return low, 1
+            a = cos_max * cos_max * hav_lam
+        else:
+            a = s_phi * s_phi + self.cos_lat * cos_max * hav_lam
+        high = (_TWO_R * asin(sqrt(a)) if a < 1.0 else _HALF_TURN) * _GROW + _SLACK_M
+        return low, 2 if high < (self.half_width if self.is_box else self.limit) else 1
+
+
+def cell_range(bits: int, step: int) -> tuple[int, int]:
+    """The scores [min, max) of a cell's members."""
+    shift = 52 - step * 2
+    return bits << shift, (bits + 1) << shift
+
+
+def pruned_ranges(bits: int, step: int, cells: CellFilter, depth: int) -> list[tuple[int, int]]:
+    """The score ranges, ascending, of the parts of a cell that may hold a match: quarters
+    split down to `depth` more steps, or until wholly inside or outside the shape."""
+    ranges: list[tuple[int, int]] = []
+    last = min(step + depth, STEP_MAX)
+
+    def visit(bits: int, step: int) -> None:
+        _, verdict = cells.classify(decode_area(bits, step))
+        if verdict == 0:
+            return
+        if verdict == 1 and step < last:
+            for quarter in range(4):
+                visit(bits << 2 | quarter, step + 1)
+            return
+        low, high = cell_range(bits, step)
+        if ranges and ranges[-1][1] == low:
+            ranges[-1] = (ranges[-1][0], high)
+        else:
+            ranges.append((low, high))
+
+    visit(bits, step)
+    return ranges
+
+
+# 16 interleaved bits -> their 8 latitude (even) bits | their 8 longitude (odd) bits << 32.
+DEINTERLEAVE = [_SQUASH[x & 0x5555] | _SQUASH[(x >> 1) & 0x5555] << 32 for x in range(65536)]

@@ -81,6 +81,12 @@ class Database:
         # Called with (db, key) for every key removed because its deadline passed, so a DEL
         # for it is propagated (as Redis propagates expiries); None when nobody listens.
         self.on_expired: Callable[[Database, bytes], None] | None = None
+        # Called with (db, key) before store() creates a key that did not exist (Redis's dbAdd:
+        # the `new` keyspace event); None when nobody listens.
+        self.on_new: Callable[[Database, bytes], None] | None = None
+        # Called with (db, key) when a read (`read`, `peek_read`) finds no key (Redis's
+        # lookupKeyRead: the `keymiss` keyspace event); None when nobody listens.
+        self.on_miss: Callable[[Database, bytes], None] | None = None
         # Called with (db, key) when a key clients block on is deleted or overwritten: an
         # XREADGROUP blocked on a stream that is gone must wake (Redis's dbGenericDelete and
         # dbOverwrite signal the key as ready).
@@ -95,26 +101,31 @@ class Database:
         """The live value of key, or None (deleting it first if its deadline has passed)."""
         shard = self.shards[hash(key) % self._n]
         value = shard.data.get(key)
-        if value is not None and shard.expires:
+        if value is None:
+            return None
+        if shard.expires:
             deadline = shard.expires.get(key)
             if deadline is not None and deadline <= now_ms() and not self.loading:
-                del shard.data[key]
-                del shard.expires[key]
-                shard.access.pop(key, None)
-                shard.deletions += 1
-                self.expired += 1
-                if self.watched:
-                    self.signal(key)
-                if self.on_expired is not None:
-                    self.on_expired(self, key)
+                self._expire(shard, key)
                 return None
-        if value is not None:
-            lru = self.lru
-            if lru >= 0:
-                shard.access[key] = lru
-            else:
-                shard.access[key] = self.ageing.touched(shard.access.get(key, 0))
+        lru = self.lru
+        if lru >= 0:
+            shard.access[key] = lru
+        else:
+            shard.access[key] = self.ageing.touched(shard.access.get(key, 0))
         return value
+
+    def _expire(self, shard: Shard, key: bytes) -> None:
+        """Remove a key found past its deadline."""
+        del shard.data[key]
+        del shard.expires[key]
+        shard.access.pop(key, None)
+        shard.deletions += 1
+        self.expired += 1
+        if self.watched:
+            self.signal(key)
+        if self.on_expired is not None:
+            self.on_expired(self, key)
 
     def peek(self, key: bytes) -> Any:
         """lookup() that leaves the key's access time alone (Redis's LOOKUP_NOTOUCH: TYPE,
@@ -124,6 +135,20 @@ class Database:
         value = self.lookup(key)
         if value is not None and field is not None:
             shard.access[key] = field
+        return value
+
+    def read(self, key: bytes) -> Any:
+        """lookup() for a command that reads the key: a miss is reported (on_miss)."""
+        value = self.lookup(key)
+        if value is None and self.on_miss is not None:
+            self.on_miss(self, key)
+        return value
+
+    def peek_read(self, key: bytes) -> Any:
+        """peek() that reports a miss, as read()."""
+        value = self.peek(key)
+        if value is None and self.on_miss is not None:
+            self.on_miss(self, key)
         return value
 
     def access_field(self, key: bytes) -> int:
@@ -139,6 +164,12 @@ class Database:
         shard = self.shards[hash(key) % self._n]
         if self.blocked and key in self.blocked and self.on_blocked_key_gone is not None:
             self.on_blocked_key_gone(self, key)
+        if shard.expires:  # one past its deadline expires first, as lookupKeyWrite
+            deadline = shard.expires.get(key)
+            if deadline is not None and deadline <= now_ms() and not self.loading:
+                self._expire(shard, key)
+        if self.on_new is not None and key not in shard.data:
+            self.on_new(self, key)
         shard.data[key] = value
         if shard.expires:
             shard.expires.pop(key, None)
@@ -388,6 +419,14 @@ class Keyspace:
     def set_on_expired(self, hook: Callable[[Database, bytes], None] | None) -> None:
         for db in self.dbs:
             db.on_expired = hook
+
+    def set_on_new(self, hook: Callable[[Database, bytes], None] | None) -> None:
+        for db in self.dbs:
+            db.on_new = hook
+
+    def set_on_miss(self, hook: Callable[[Database, bytes], None] | None) -> None:
+        for db in self.dbs:
+            db.on_miss = hook
 
     def set_on_blocked_key_gone(self, hook: Callable[[Database, bytes], None]) -> None:
         for db in self.dbs:
