@@ -2,7 +2,7 @@
 
 DEBUG is a "protected" command: the dispatcher refuses it (before authentication, as Redis's
 processCommand) unless `enable-debug-command` is `yes`, or `local` and the client's address is
-127.0.0.1 or ::1. The check is registered with the dispatcher by name (PROTECTED); MODULE's
+127.0.0.1 or ::1. The check is registered with the command (registry.protect); MODULE's
 (module.py) works the same way.
 
 DEBUG is one command of arity -2 in Redis 7.0 (not a container): its subcommands and their
@@ -45,8 +45,7 @@ from valkdb.commands.digest import dataset_digest, key_digest
 from valkdb.commands.keys import help_reply
 from valkdb.config.parsing import c_int, memtoull, strtoll
 from valkdb.core.context import Context, Pacer
-from valkdb.core.dispatch import PROTECTED
-from valkdb.core.registry import command
+from valkdb.core.registry import command, protect
 from valkdb.protocol.encoder import OK, array, bulk, integer, simple
 from valkdb.store.memory_model import alloc_size, dict_slots, sds_header
 from valkdb.store.stream import lp_size
@@ -191,8 +190,6 @@ def allowed(ctx: Context, setting: str) -> bool:
 def _debug_gate(ctx: Context) -> bytes | None:
     return None if allowed(ctx, ctx.server.config.enable_debug_command) else _DEBUG_REFUSAL
 
-
-PROTECTED["debug"] = _debug_gate
 
 
 # -- the DEBUG command -----------------------------------------------------------------------
@@ -663,3 +660,6 @@ def _replybuffer(c: Context, argv: list[bytes]) -> bytes:
     else:
         return errors.subcommand_syntax(argv[1], "debug")
     return OK
+
+
+protect("debug", _debug_gate)

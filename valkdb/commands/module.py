@@ -12,8 +12,7 @@ from valkdb import errors
 from valkdb.commands.debug import allowed, refusal
 from valkdb.commands.keys import help_reply
 from valkdb.core.context import Context
-from valkdb.core.dispatch import PROTECTED
-from valkdb.core.registry import command, container
+from valkdb.core.registry import command, container, protect
 from valkdb.protocol.encoder import EMPTY_ARRAY
 
 _MODULE_HELP = (
@@ -37,9 +36,6 @@ _REFUSAL = refusal("MODULE", "enable-module-command")
 def _gate(ctx: Context) -> bytes | None:
     return None if allowed(ctx, ctx.server.config.enable_module_command) else _REFUSAL
 
-
-for _name in ("module|load", "module|loadex", "module|unload"):
-    PROTECTED[_name] = _gate
 
 container("module")
 
@@ -69,3 +65,7 @@ def module_loadex(c: Context, argv: list[bytes]) -> bytes:
 @command("module|unload")
 def module_unload(c: Context, argv: list[bytes]) -> bytes:
     return errors.err("ERR Error unloading module: no such module with that name")
+
+
+for _name in ("module|load", "module|loadex", "module|unload"):
+    protect(_name, _gate)

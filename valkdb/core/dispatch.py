@@ -35,10 +35,6 @@ _BY_RAW_NAME: dict[bytes, Command] = {}
 # built in: see `call` and core/stats.py.)
 AFTER_COMMAND: list[Callable[[Context, Command, list[bytes], bytes], None]] = []
 
-# Commands refused unless a setting allows them (DEBUG, MODULE LOAD ...): full name -> a check
-# returning the refusal, or None to let the command run. Filled by their command modules.
-PROTECTED: dict[str, Callable[[Context], bytes | None]] = {}
-
 # (command, exception type) pairs whose traceback was logged: a bug hit in a loop logs once.
 _LOGGED_BUGS: set[tuple[str, type]] = set()
 
@@ -72,8 +68,8 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
     arity = entry.arity
     if arity != len(argv) and (arity > 0 or len(argv) < -arity):
         return refuse(ctx, errors.wrong_arity(entry.name), entry)
-    if entry.name in PROTECTED:  # before authentication, as in Redis
-        refusal = PROTECTED[entry.name](ctx)
+    if entry.protected is not None:  # before authentication, as in Redis
+        refusal = entry.protected(ctx)
         if refusal is not None:
             return refuse(ctx, refusal, entry)
     if not ctx.authenticated and not entry.no_auth:

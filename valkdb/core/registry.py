@@ -57,6 +57,7 @@ class Command:
         "name", "handler", "arity", "flags", "first_key", "last_key", "step", "spec",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
         "runs_in_multi", "propagate", "on_refused", "no_script", "may_replicate", "allow_busy",
+        "protected",
     )
 
     def __init__(
@@ -79,6 +80,9 @@ class Command:
         self.no_script = "noscript" in self.flags
         self.may_replicate = "may_replicate" in self.flags
         self.allow_busy = "allow_busy" in self.flags
+        # A check run before authentication that may refuse the command (DEBUG, MODULE LOAD:
+        # refused unless a setting allows them); see protect().
+        self.protected: Callable[[Any], bytes | None] | None = None
         self.propagate: Propagate | None = propagate_verbatim if self.write else None
         # What a refusal by the dispatcher does instead of failing a MULTI (EXEC's own).
         self.on_refused: Callable[[Any, bytes], bytes] | None = None
@@ -135,6 +139,17 @@ def propagates(*names: str) -> Callable[[Propagate | None], Propagate | None]:
         return rewrite
 
     return register
+
+
+def protect(name: str, check: Callable[[Any], bytes | None]) -> None:
+    """Refuse the named (sub)command, after its arity check and before authentication, when
+    check(ctx) returns a refusal (Redis's enable-debug-command and its kin)."""
+    parent_name, _, sub = name.partition("|")
+    entry = COMMANDS[parent_name]
+    if sub:
+        assert entry.subcommands is not None, parent_name
+        entry = entry.subcommands[sub.encode()]
+    entry.protected = check
 
 
 def container(name: str) -> Command:
