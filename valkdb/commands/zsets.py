@@ -127,8 +127,10 @@ def strtod(text: bytes) -> tuple[float, int, bool]:
 def to_double(arg: bytes, error: bytes = errors.NOT_FLOAT) -> float:
     """Redis's getDoubleFromObject: all of arg a strtod double, no leading space, not NaN,
     no overflow (1e400) or underflow to zero (1e-400)."""
-    if arg.isdigit() and len(arg) < 300:  # the common case, which float() reads as strtod
-        return float(arg)
+    if len(arg) < 300:  # the common cases, [-]digits[.digits], which float() reads as strtod
+        body = arg[1:] if arg[:1] == b"-" else arg
+        if body.isdigit() or body.replace(b".", b"", 1).isdigit():
+            return float(arg)
     if arg and arg[:1] not in b" \t\n\v\f\r":
         value, end, out_of_range = strtod(arg)
         if (end == len(arg) and not math.isnan(value)
