@@ -24,7 +24,7 @@ from valkdb.commands.args import to_int
 from valkdb.core.context import Context
 from valkdb.core.notifications import GENERIC
 from valkdb.core.registry import command, propagates
-from valkdb.protocol.encoder import OK, bulk
+from valkdb.protocol.encoder import OK, bulk, bulk_array
 from valkdb.store.keyspace import now_ms
 
 
@@ -203,10 +203,6 @@ def _atoi(text: bytes) -> int:
     return sign * int(body[:digits]) if digits else 0
 
 
-def _request(*args: bytes) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 @command("migrate")
 def migrate(c: Context, argv: list[bytes]) -> bytes:
     copy = replace = False
@@ -252,9 +248,9 @@ def migrate(c: Context, argv: list[bytes]) -> bytes:
         if target is None:
             return _CONNECT_FAILED
         select = target.db != db_number
-        parts = [_request(b"AUTH", *auth)] if auth else []
+        parts = [bulk_array([b"AUTH", *auth])] if auth else []
         if select:
-            parts.append(_request(b"SELECT", b"%d" % db_number))
+            parts.append(bulk_array([b"SELECT", b"%d" % db_number]))
         sent = []
         for key, value in found:
             deadline = db.deadline(key)
@@ -265,8 +261,8 @@ def migrate(c: Context, argv: list[bytes]) -> bytes:
                     continue
                 ttl = max(ttl, 1)
             sent.append(key)
-            parts.append(_request(b"RESTORE", key, b"%d" % ttl, c.server.dump_codec.dump(value),
-                                  *((b"REPLACE",) if replace else ())))
+            parts.append(bulk_array([b"RESTORE", key, b"%d" % ttl, c.server.dump_codec.dump(value),
+                                      *((b"REPLACE",) if replace else ())]))
         reading = False
         try:
             target.send(b"".join(parts), timeout)
