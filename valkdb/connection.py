@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from valkdb import errors
-from valkdb.core.context import Context
+from valkdb.core.context import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Context
 from valkdb.core.dispatch import CrossProtocolAttack, execute, stop_monitoring
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from valkdb.server import Server
 
 RECV_SIZE = 64 * 1024
+# What CLIENT LIST's tot-mem counts besides the buffers, modelled on Redis 7.0: the client
+# structure (768 bytes) and its 16 KB reply buffer (rbs).
+_CLIENT_BASE_MEMORY = 768 + 16384
 _client_ids = itertools.count(1)
 
 
@@ -65,6 +68,7 @@ class Client(Context):
         self._held: list[tuple[int, bytes]] = []  # (AOF flush round, data) waiting for it
         self._sending = False
         self._soft_limit_since = 0.0
+        self.reply_mode = REPLY_ON  # CLIENT REPLY
 
     # -- the request loop -----------------------------------------------------------------------
 
@@ -101,6 +105,8 @@ class Client(Context):
                 monitoring.clock = clock()  # where the first command's duration starts
                 if len(commands) == 1 and reader.authenticated:
                     reply = execute(self, commands[0])
+                    if self.reply_mode:
+                        reply = self._suppressed(reply)
                     if self.after_reply:
                         reply += b"".join(self.after_reply)
                         self.after_reply.clear()
@@ -109,7 +115,10 @@ class Client(Context):
                     while commands:
                         read_limited = not reader.authenticated
                         for argv in commands:
-                            replies.append(execute(self, argv))
+                            reply = execute(self, argv)
+                            if self.reply_mode:
+                                reply = self._suppressed(reply)
+                            replies.append(reply)
                             if self.close_after_reply:
                                 break
                             if self.after_reply:
@@ -257,8 +266,22 @@ class Client(Context):
     def deliver_served(self, data: bytes) -> None:
         """The reply of this blocked client, served by another client's command: like that
         command's own reply, it waits until the command is in the AOF."""
+        if self.reply_mode:
+            data = self._suppressed(data)
+            if not data:
+                return
         if not self._held_for_aof(data):
             self.deliver(data)
+
+    def _suppressed(self, reply: bytes) -> bytes:
+        """A command's reply under CLIENT REPLY OFF or SKIP (pushes from elsewhere still go)."""
+        mode = self.reply_mode
+        if mode == REPLY_SKIP_NEXT:  # the reply of CLIENT REPLY SKIP itself
+            self.reply_mode = REPLY_SKIP
+            return reply
+        if mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+        return b""
 
     def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:
         if self.closed:
@@ -330,6 +353,7 @@ class Client(Context):
         if self.closed:
             return
         self.closed = True
+        self.server.tracking.disable(self)
         self.server.pubsub.unsubscribe_all(self)
         if self in self.server.monitoring.monitors:
             stop_monitoring(self)
@@ -340,14 +364,24 @@ class Client(Context):
         except OSError:
             pass
 
-    def describe(self) -> str:
-        """One CLIENT LIST line (without the trailing newline)."""
+    def describe(self, argv: list[bytes] | None = None) -> str:
+        """One CLIENT LIST line (without the trailing newline); argv: the command running,
+        when the client describes itself."""
         now = time.monotonic()
         subscribed = self.channels or self.patterns or self.shard_channels
+        tracking = self.tracking
         flags = "".join(flag for flag, on in (
-            ("O", self in self.server.monitoring.monitors),
-            ("b", self.waiter is not None), ("P", subscribed),
-            ("x", self.multi is not None)) if on) or "N"
+            ("O", self in self.server.monitoring.monitors), ("P", subscribed),
+            ("x", self.multi is not None), ("b", self.waiter is not None or self.postponed),
+            ("t", tracking is not None), ("R", tracking is not None and tracking.broken),
+            ("B", tracking is not None and tracking.bcast), ("d", self.dirty_cas),
+            ("c", self.close_after_reply), ("e", self.no_evict)) if on) or "N"
+        # Redis's sums: argument bytes, plus a pointer per argument for queued commands.
+        argv_mem = sum(map(len, argv)) if argv else 0
+        multi_mem = sum(sum(map(len, args)) + 8 * len(args) for _, args in self.multi or ())
+        qbuf = self.reader.pending()
+        tot_mem = (_CLIENT_BASE_MEMORY + qbuf + self._out_size + argv_mem
+                   + 8 * len(argv or ()) + multi_mem)
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.sock.fileno()} "
             f"name={self.name.decode('utf-8', 'replace')} "
@@ -355,10 +389,10 @@ class Client(Context):
             f"flags={flags} db={self.db.index} sub={len(self.channels)} psub={len(self.patterns)} "
             f"ssub={len(self.shard_channels)} "
             f"multi={-1 if self.multi is None else len(self.multi)} "
-            f"qbuf={self.reader.pending()} qbuf-free=0 argv-mem=0 "
-            f"multi-mem=0 rbs={RECV_SIZE} rbp=0 obl=0 oll={len(self._out)} "
-            f"omem={self._out_size} tot-mem=0 events=r cmd={self.last_command} user=default "
-            f"redir=-1 resp={self.resp.version} "
+            f"qbuf={qbuf} qbuf-free=0 argv-mem={argv_mem} multi-mem={multi_mem} rbs={RECV_SIZE} "
+            f"rbp=0 obl=0 oll={len(self._out)} omem={self._out_size} tot-mem={tot_mem} events=r "
+            f"cmd={self.last_command} user=default "
+            f"redir={-1 if tracking is None else tracking.redirect} resp={self.resp.version} "
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )

@@ -29,16 +29,20 @@ import valkdb.commands.module  # noqa: F401  (MODULE)
 import valkdb.scripting.eval  # noqa: F401  (EVAL, SCRIPT)
 from valkdb import errors
 from valkdb.commands.dump import DumpCodec
+from valkdb.commands.introspection import tracked_keys
 from valkdb.commands.monitoring import install_script_feeds  # MONITOR SLOWLOG LATENCY
 from valkdb.commands.server import process_rss
 from valkdb.config import Config
 from valkdb.connection import Client
 from valkdb.core import notifications
 from valkdb.core.blocking import Blocking
+from valkdb.core.context import Context
+from valkdb.core.pause import ClientPause
 from valkdb.core.propagation import Propagation
 from valkdb.core.pubsub import PubSub
 from valkdb.core.registry import Command
 from valkdb.core.stats import Stats
+from valkdb.core.tracking import Tracking
 from valkdb.errors import AofError
 from valkdb.persistence.appendlog import AppendLog
 from valkdb.persistence.children import Child, Children
@@ -58,6 +62,7 @@ from valkdb.scripting.functions import (  # FUNCTION, FCALL
     Functions,
     Libraries,
     PayloadCodec,
+    may_write,
 )
 from valkdb.store.expiry import ActiveExpiry
 from valkdb.store.keyspace import Database, Keyspace, now_ms
@@ -88,9 +93,12 @@ class Server:
         self.configure_notifications()
         self.keyspace.set_on_blocked_key_gone(self.blocking.ready)
         self.expiry.after_round = lambda: self.propagation.flush(transaction=False)
-        self.expiry.paused = lambda: self.busy_script is not None  # nothing runs in a script
+        # Nothing expires actively while a script runs or clients are paused.
+        self.expiry.paused = lambda: self.busy_script is not None or self.pause.active
+        self.tracking = Tracking(self, tracked_keys)  # CLIENT TRACKING's table
+        self.pause = ClientPause(self, partial(may_write, self))  # CLIENT PAUSE
         # Set while some commands must be refused: loading, or writes after a disk error.
-        self.gate: Callable[[Command], bytes | None] | None = None
+        self.gate: Callable[[Context, Command, list[bytes]], bytes | None] | None = None
         self.scripts: Any = None  # scripting.eval.ScriptCache, made on first use
         # The function libraries; FUNCTION DUMP / RESTORE's payload is persistence's format.
         self.functions = Functions(self, PayloadCodec(function_payload, function_payload_codes))
@@ -249,6 +257,7 @@ class Server:
         for db in self.keyspace.dbs:
             for _ in db.clear_shards():
                 pass
+        self.tracking.flushed()
         self.functions.current = Libraries()
 
     def _merge_rdb(self, f: Any, merge: bool) -> None:
@@ -302,13 +311,25 @@ class Server:
     def update_gate(self) -> None:
         failing = (self.loading or not self.rdb.last_bgsave_ok
                    or self.aof is not None and self.aof.write_error is not None
-                   or self.busy_script is not None)
-        self.gate = self._refusal if failing else None
+                   or self.busy_script is not None or self.pause.active
+                   or self.tracking.over_limit())
+        self.gate = self._gate if failing else None
+
+    def _gate(self, ctx: Context, entry: Command, argv: list[bytes]) -> bytes | None:
+        """Redis's processCommand, past its arity and authentication checks: a refusal, or
+        (last) a wait while clients are paused; a command that waited is looked at again."""
+        if self.tracking.over_limit():  # (Redis's trackingLimitUsedSlots)
+            self.tracking.limit()
+        while True:
+            refusal = self._refusal(entry)
+            if refusal is not None or not self.pause.holds(ctx, entry, argv):
+                return refusal
+            self.pause.wait(ctx, entry, argv)
 
     def _refusal(self, entry: Command) -> bytes | None:
-        """Redis's processCommand: -MISCONF for writes (and PING) after a disk error, -LOADING
-        for the commands not flagged `loading` while the dataset loads, -BUSY while a script
-        runs past busy-reply-threshold."""
+        """-MISCONF for writes (and PING) after a disk error, -LOADING for the commands not
+        flagged `loading` while the dataset loads, -BUSY while a script runs past
+        busy-reply-threshold."""
         if entry.write or entry.name == "ping":
             if self.rdb.refuses_writes:
                 return errors.MISCONF_RDB

@@ -5,6 +5,7 @@ Importing this package registers every command in registry.COMMANDS.
 
 from valkdb.commands import (  # noqa: F401
     bitmaps,
+    client,
     cluster,
     connection,
     dump,

@@ -216,6 +216,17 @@ def _keys_of(argv: list[bytes]) -> list[tuple[int, list[str]]]:
     return keys
 
 
+def tracked_keys(entry: Command, argv: list[bytes]) -> list[bytes]:
+    """The keys a read-only command read, for client tracking (Redis's getKeysFromCommand):
+    the declared positions, or the key specs where they move."""
+    if entry.first_key > 0 and "movablekeys" not in entry.flags:
+        return entry.keys(argv)
+    try:
+        return [argv[pos] for pos, _ in _keys_of(argv)]
+    except CommandError:
+        return []
+
+
 _SORT_SKIPS = {b"limit": 2, b"get": 1, b"by": 1}
 
 

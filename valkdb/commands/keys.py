@@ -305,6 +305,7 @@ def flushdb(c: Context, argv: list[bytes]) -> bytes:
     pace = Pacer(c)
     for _ in c.db.clear_shards():
         pace()
+    c.server.tracking.flushed()
     c.propagate(argv)
     return OK
 
@@ -316,6 +317,7 @@ def flushall(c: Context, argv: list[bytes]) -> bytes:
     for db in c.server.keyspace.dbs:
         for _ in db.clear_shards():
             pace()
+    c.server.tracking.flushed()
     c.server.reset_snapshot()
     c.propagate(argv)
     return OK
@@ -332,7 +334,7 @@ def swapdb(c: Context, argv: list[bytes]) -> bytes:
     keyspace = c.server.keyspace
     if not (0 <= first < len(keyspace) and 0 <= second < len(keyspace)):
         return errors.DB_INDEX
-    keyspace[first].swap(keyspace[second])
+    keyspace[first].swap(keyspace[second])  # (tracking is not told: Redis 7.0 does not)
     for db in (keyspace[first], keyspace[second]):  # clients blocked on keys that now exist
         for key in list(db.blocked):
             if db.lookup(key) is not None:

@@ -143,8 +143,8 @@ def _info_clients(c):
          b"%d" % max((client.reader.pending() for client in clients), default=0)),
         (b"client_recent_max_output_buffer",
          b"%d" % max((client.output_size() for client in clients), default=0)),
-        (b"blocked_clients", b"%d" % c.server.blocking.count),
-        (b"tracking_clients", b"0"),
+        (b"blocked_clients", b"%d" % (c.server.blocking.count + c.server.pause.postponed)),
+        (b"tracking_clients", b"%d" % c.server.tracking.clients),
         (b"clients_in_timeout_table", b"0"),
     ]
 
@@ -294,9 +294,7 @@ def _info_stats(c):
     tail = [b"latest_fork_usec", b"total_forks", b"migrate_cached_sockets",
             b"slave_expires_tracked_keys", b"active_defrag_hits", b"active_defrag_misses",
             b"active_defrag_key_hits", b"active_defrag_key_misses",
-            b"total_active_defrag_time", b"current_active_defrag_time",
-            b"tracking_total_keys", b"tracking_total_items", b"tracking_total_prefixes",
-            b"unexpected_error_replies"]
+            b"total_active_defrag_time", b"current_active_defrag_time"]
     tail_after_errors = [b"dump_payload_sanitizations",
             b"total_reads_processed", b"total_writes_processed",
             b"io_threaded_reads_processed", b"io_threaded_writes_processed",
@@ -317,6 +315,10 @@ def _info_stats(c):
         (b"pubsub_patterns", b"%d" % server.pubsub.numpat()),
         (b"pubsubshard_channels", b"%d" % len(server.pubsub.shard_channels)),
         *[(name, zero) for name in tail],
+        (b"tracking_total_keys", b"%d" % len(server.tracking.table)),
+        (b"tracking_total_items", b"%d" % server.tracking.items),
+        (b"tracking_total_prefixes", b"%d" % len(server.tracking.prefixes)),
+        (b"unexpected_error_replies", zero),
         (b"total_error_replies", b"%d" % server.monitoring.error_replies),
         *[(name, zero) for name in tail_after_errors],
     ]
@@ -594,6 +596,7 @@ _APPLY = {
     "tls": _apply_tls,
     "ageing": lambda server: server.configure_ageing(),
     "notify": lambda server: server.configure_notifications(),
+    "tracking": lambda server: server.update_gate(),  # the table may be over its new limit
     "monitoring": lambda server: server.monitoring.configure(),
 }
 

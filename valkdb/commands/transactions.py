@@ -96,7 +96,7 @@ def watch(c: Context, argv: list[bytes]) -> bytes:
         if (db, key) in c.watching:
             continue
         db.contains(key)  # deletes it now if it has already expired
-        db.watched.setdefault(key, {})[c] = None
+        db.watch(key, c)
         c.watching.append((db, key))
     return OK
 

@@ -177,8 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
     _bool("replica-lazy-flush", "no", "Flush in the background before a full sync (compat).",
           alias="slave-lazy-flush"),
     # -- Keys tracking, security, clients --------------------------------------------------------
-    _num("tracking-table-max-keys", "1000000", 0, LONG_MAX, "Keys tracked for client caching "
-         "(compat).", unsigned=True),
+    _num("tracking-table-max-keys", "1000000", 0, LONG_MAX, "Keys the client tracking table "
+         "holds before it forgets some, telling their clients.", unsigned=True, apply="tracking"),
     _num("acllog-max-len", "128", 0, LONG_MAX, "ACL LOG entries kept (compat)."),
     _str("aclfile", "", "ACL file (compat).", mutable=False),
     _str("requirepass", "", "Password the default user must AUTH with (empty = none).",

@@ -19,7 +19,13 @@ from valkdb.protocol.encoder import RESP2, RESP2_ENCODER
 
 if TYPE_CHECKING:
     from valkdb.core.registry import Command
+    from valkdb.core.tracking import ClientTracking
     from valkdb.store.keyspace import Database
+
+
+# CLIENT REPLY: replies sent; none; none for the next command (set by SKIP, whose own reply is
+# none); none for the command running.
+REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
 
 
 class Context:
@@ -36,6 +42,10 @@ class Context:
     id = 0
     name = b""
     addr = ""
+    greenlet: Any = None  # the greenlet that runs its commands (a socket client's own)
+    postponed = False  # a command of it waits for CLIENT PAUSE to end
+    reply_mode = REPLY_ON  # CLIENT REPLY (socket clients)
+    script_keys: list[bytes] = []  # a script's declared keys (its context's)
     # Redis's mustObeyClient: the AOF loader (and, later, a master link) replays effects that
     # were already decided, so limits meant for clients (XADD's trimming LIMIT) do not apply.
     obeys = False
@@ -53,6 +63,7 @@ class Context:
         self.patterns: dict[bytes, None] = {}
         self.shard_channels: dict[bytes, None] = {}  # SSUBSCRIBE's
         self.no_evict = False  # CLIENT NO-EVICT
+        self.tracking: ClientTracking | None = None  # CLIENT TRACKING's state while on
         self.watching: list[tuple[Any, bytes]] = []  # (db, key) WATCHed
         self.dirty_cas = False
         self.last_command = "NULL"
@@ -61,6 +72,11 @@ class Context:
         # replaced): the bus's operations not yet sent, keys made ready for blocked clients.
         self.pending_ops = server.propagation.ops
         self.ready_keys = server.blocking.ready_keys
+
+    @property
+    def caller(self) -> Context:
+        """The client a command runs for: itself (a script's context: the script's caller)."""
+        return self
 
     @property
     def may_yield(self) -> bool:
@@ -86,11 +102,7 @@ class Context:
 
     def unwatch(self) -> None:
         for db, key in self.watching:
-            clients = db.watched.get(key)
-            if clients is not None:
-                clients.pop(self, None)
-                if not clients:
-                    del db.watched[key]
+            db.unwatch(key, self)
         self.watching = []
         self.dirty_cas = False
 

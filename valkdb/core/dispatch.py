@@ -75,8 +75,8 @@ def execute(ctx: Context, argv: list[bytes]) -> bytes:
     if not ctx.authenticated and not entry.no_auth:
         return refuse(ctx, errors.NOAUTH, entry)
     server = ctx.server
-    if server.gate is not None:  # loading, or writes refused after a disk error
-        refusal = server.gate(entry)
+    if server.gate is not None:  # loading, writes refused after a disk error, a pause
+        refusal = server.gate(ctx, entry, argv)
         if refusal is not None:
             return refuse(ctx, refusal, entry)
     monitors = server.monitoring.monitors
@@ -142,6 +142,8 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
         stats.count(entry, usec)
     if reply and reply[0] == 45:  # b"-", an error
         stats.command_failed(entry, reply)
+    if ctx.tracking is not None:  # CLIENT TRACKING on (a script's: its caller's)
+        server.tracking.after_command(ctx, entry, argv)
     if AFTER_COMMAND:
         for hook in AFTER_COMMAND:
             hook(ctx, entry, argv, reply)

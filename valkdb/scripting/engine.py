@@ -138,9 +138,12 @@ class ScriptContext(Context):
     """The context a script's commands run in (Redis's Lua client): no socket, nothing yields or
     blocks, noscript commands are refused."""
 
+    caller: Context = None  # type: ignore[assignment]  # the client running the script
+
     def __init__(self, server: Any) -> None:
         super().__init__(server)
         self.in_script = True
+        self.script_keys: list[bytes] = []
 
 
 class LuaEngine:
@@ -190,12 +193,15 @@ class LuaEngine:
         ctx = self.ctx
         ctx.db = caller.db
         ctx.resp = RESP2_ENCODER  # scripts start in RESP2 (redis.setresp changes it)
+        # Client tracking: the script's reads remember its declared keys, for its caller.
+        ctx.caller, ctx.tracking, ctx.script_keys = caller, caller.tracking, keys
         self.run = run
         try:
             runner = self._run_eval if eval_mode else self._run_function
             reply = runner(function, name, len(keys), caller.resp.version == 3, *keys, *args)
         finally:
             self.run = None
+            ctx.caller, ctx.tracking = None, None  # type: ignore[assignment]
             if run.killed or run.closed:
                 self._arm_hook(True)  # the count hook again, in place of the kill's line hook
             if run.timed_out:
@@ -253,7 +259,7 @@ class LuaEngine:
                                       counted=True)
             if entry.write and not run.write_dirty:
                 gate = self.server.gate
-                refusal = gate(entry) if gate is not None else None
+                refusal = gate(self.ctx, entry, argv) if gate is not None else None
                 if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
                     raise ScriptCallError(refusal[:-2], counted=True)
                 run.write_dirty = True

@@ -30,13 +30,13 @@ from typing import Any, NamedTuple
 from valkdb import REDIS_VERSION, errors
 from valkdb.commands.keys import help_reply
 from valkdb.core.context import Context
-from valkdb.core.registry import command, container
+from valkdb.core.registry import Command, command, container
 from valkdb.errors import CommandError
 from valkdb.glob import matcher
 from valkdb.protocol.encoder import OK, bulk, integer, simple
 from valkdb.protocol.reader import parse_length, split_args
 from valkdb.scripting.engine import LuaEngine, version_num
-from valkdb.scripting.eval import NO_WRITES, SCRIPT_FLAGS, prepare
+from valkdb.scripting.eval import COMPAT_MODE, NO_WRITES, SCRIPT_FLAGS, prepare, shebang_flags
 
 LOAD_TIMEOUT = 0.5  # seconds a library's code may run at load (LOAD_TIMEOUT_MS)
 ENGINE_NAME = b"LUA"
@@ -537,3 +537,27 @@ def fcall(c: Context, argv: list[bytes]) -> bytes:
 @command("fcall_ro")
 def fcall_ro(c: Context, argv: list[bytes]) -> bytes:
     return _fcall(c, argv, read_only_command=True)
+
+
+# -- what a script may do ---------------------------------------------------------------------
+
+def may_write(server: Any, entry: Command, argv: list[bytes]) -> bool:
+    """Whether a command may change the dataset or the replication stream (Redis's
+    CMD_WRITE|CMD_MAY_REPLICATE), a script's declared flags standing for EVAL's and FCALL's
+    own (evalGetCommandFlags, fcallGetCommandFlags): CLIENT PAUSE WRITE lets `no-writes`
+    scripts run."""
+    if not (entry.write or entry.may_replicate):
+        return False
+    flags: int | None = None
+    if entry.name == "eval" and len(argv) > 1:
+        try:
+            flags = shebang_flags(argv[1])[0]
+        except CommandError:
+            return True
+    elif entry.name == "evalsha" and len(argv) > 1 and server.scripts is not None:
+        script = server.scripts.scripts.get(argv[1].lower())
+        flags = None if script is None else script.flags
+    elif entry.name == "fcall" and len(argv) > 1:
+        function = server.functions.current.functions.get(argv[1].lower())
+        flags = None if function is None else function.flags
+    return flags is None or bool(flags & COMPAT_MODE) or not flags & NO_WRITES

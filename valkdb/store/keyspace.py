@@ -74,10 +74,16 @@ class Database:
         self._on_deadline = on_deadline  # tells the active-expiry greenlet of a new deadline
         self.expired = 0  # keys removed because their deadline passed (INFO expired_keys)
         self.watched: dict[bytes, dict[Any, None]] = {}  # key -> clients WATCHing it
+        # Called with the key for every change signalled (client tracking's invalidation);
+        # None when nobody listens.
+        self.on_signal: Callable[[bytes], None] | None = None
+        # Whether a change must be signalled at all: keys are WATCHed or tracking listens.
+        self.observed = False
         self.blocked: dict[bytes, Any] = {}  # key -> deque of blocking.Waiter, oldest first
         # While a dataset loads nothing expires (Redis's keyIsExpired): replaying an AOF must
         # see the keys its commands saw, whatever their deadlines are by now.
         self.loading = False
+        self.expiry_paused = False  # CLIENT PAUSE: expired keys are not deleted
         # Called with (db, key) for every key removed because its deadline passed, so a DEL
         # for it is propagated (as Redis propagates expiries); None when nobody listens.
         self.on_expired: Callable[[Database, bytes], None] | None = None
@@ -116,13 +122,16 @@ class Database:
         return value
 
     def _expire(self, shard: Shard, key: bytes) -> None:
-        """Remove a key found past its deadline."""
+        """Remove a key found past its deadline (while clients are paused it only reads as
+        missing: the dataset stays as it was, as Redis's expireIfNeeded)."""
+        if self.expiry_paused:
+            return
         del shard.data[key]
         del shard.expires[key]
         shard.access.pop(key, None)
         shard.deletions += 1
         self.expired += 1
-        if self.watched:
+        if self.observed:
             self.signal(key)
         if self.on_expired is not None:
             self.on_expired(self, key)
@@ -181,7 +190,7 @@ class Database:
         elif key not in shard.access:
             shard.access[key] = self.ageing.fresh()
         self.changes.dirty += 1
-        if self.watched:
+        if self.observed:
             self.signal(key)
 
     def replace(self, key: bytes, value: Any) -> None:
@@ -194,7 +203,7 @@ class Database:
         elif key not in shard.access:
             shard.access[key] = self.ageing.fresh()
         self.changes.dirty += 1
-        if self.watched:
+        if self.observed:
             self.signal(key)
 
     def overwrite_silently(self, key: bytes, value: Any) -> None:
@@ -215,7 +224,7 @@ class Database:
         self.changes.dirty += 1
         if self.blocked and key in self.blocked and self.on_blocked_key_gone is not None:
             self.on_blocked_key_gone(self, key)
-        if self.watched:
+        if self.observed:
             self.signal(key)
         return True
 
@@ -231,7 +240,7 @@ class Database:
         or with `lazily` when it is next looked up (SET's expiry, as Redis's setExpire)."""
         shard = self.shards[hash(key) % self._n]
         self.changes.dirty += 1
-        if self.watched:
+        if self.observed:
             self.signal(key)
         if deadline <= now_ms() and not self.loading and not lazily:
             if shard.data.pop(key, None) is not None:
@@ -246,7 +255,7 @@ class Database:
         if self.shards[hash(key) % self._n].expires.pop(key, None) is None:
             return False
         self.changes.dirty += 1
-        if self.watched:
+        if self.observed:
             self.signal(key)
         return True
 
@@ -255,7 +264,7 @@ class Database:
         more changes (0: observers are told, but nothing propagates), and the key's observers
         learn of it. The methods above do this themselves."""
         self.changes.dirty += count
-        if self.watched:
+        if self.observed:
             self.signal(key)
 
     def count_changes(self, count: int = 1) -> None:
@@ -264,16 +273,38 @@ class Database:
         self.changes.dirty += count
 
     def signal(self, key: bytes) -> None:
-        """The key changed: a transaction WATCHing it will not run (Redis's signalModifiedKey).
-        The one place that tells a key's observers; client tracking joins WATCH here."""
-        for client in self.watched.get(key, ()):
-            client.dirty_cas = True
+        """The key changed: a transaction WATCHing it will not run, and clients that may cache
+        it are told (Redis's signalModifiedKey). The one place that tells a key's observers."""
+        clients = self.watched.get(key)
+        if clients:
+            for client in clients:
+                client.dirty_cas = True
+        if self.on_signal is not None:
+            self.on_signal(key)
 
-    def signal_existing(self) -> None:
-        """FLUSHDB: every WATCHed key that exists here changes."""
+    def watch(self, key: bytes, client: Any) -> None:
+        self.watched.setdefault(key, {})[client] = None
+        self.observed = True
+
+    def unwatch(self, key: bytes, client: Any) -> None:
+        clients = self.watched.get(key)
+        if clients is not None:
+            clients.pop(client, None)
+            if not clients:
+                del self.watched[key]
+                self.observed = bool(self.watched) or self.on_signal is not None
+
+    def set_on_signal(self, hook: Callable[[bytes], None] | None) -> None:
+        self.on_signal = hook
+        self.observed = bool(self.watched) or hook is not None
+
+    def touch_watched(self) -> None:
+        """FLUSHDB, SWAPDB: every WATCHed key that exists here changes (Redis's
+        touchAllWatchedKeysInDb; tracking hears of a flush on its own)."""
         for key in list(self.watched):
             if self.lookup(key) is not None:
-                self.signal(key)
+                for client in self.watched[key]:
+                    client.dirty_cas = True
 
     # -- whole database ------------------------------------------------------------------------
 
@@ -313,7 +344,7 @@ class Database:
     def clear_shards(self) -> Iterator[None]:
         """Empty the database shard by shard, yielding control points between shards."""
         if self.watched:
-            self.signal_existing()
+            self.touch_watched()
         self._signal_lost_streams(None)
         for shard in self.shards:
             with shard.lock:
@@ -327,7 +358,8 @@ class Database:
         for db in (self, other):
             for key in list(db.watched):
                 if self.lookup(key) is not None or other.lookup(key) is not None:
-                    db.signal(key)
+                    for client in db.watched[key]:
+                        client.dirty_cas = True
         self._signal_lost_streams(other)
         other._signal_lost_streams(self)
         self.shards, other.shards = other.shards, self.shards
@@ -382,7 +414,7 @@ class Database:
                     del shard.data[key]
                     shard.access.pop(key, None)
                     expired += 1
-                    if self.watched:
+                    if self.observed:
                         self.signal(key)
                     if self.on_expired is not None:
                         self.on_expired(self, key)
@@ -427,6 +459,14 @@ class Keyspace:
     def set_on_miss(self, hook: Callable[[Database, bytes], None] | None) -> None:
         for db in self.dbs:
             db.on_miss = hook
+
+    def set_expiry_paused(self, paused: bool) -> None:
+        for db in self.dbs:
+            db.expiry_paused = paused
+
+    def set_on_signal(self, hook: Callable[[bytes], None] | None) -> None:
+        for db in self.dbs:
+            db.set_on_signal(hook)
 
     def set_on_blocked_key_gone(self, hook: Callable[[Database, bytes], None]) -> None:
         for db in self.dbs:
