@@ -113,8 +113,8 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
         before = changes.dirty
     stats = server.monitoring
     # From the end of the command before, or the read of this batch (a script's commands: from
-    # now, as Lua ran since the one before).
-    start = monotonic_ns() if ctx.in_script else stats.clock
+    # their redis.call, which sets the clock).
+    start = stats.clock
     try:
         reply = entry.handler(ctx, argv)  # type: ignore[misc]
     except CommandError as exc:
@@ -131,14 +131,14 @@ def call(ctx: Context, entry: Command, argv: list[bytes]) -> bytes:
             server.propagation.add(ctx.db.index, argv)
         elif propagate is not None:
             propagate(ctx, argv, reply)
-    if not (ctx.in_exec or ctx.in_script):  # a unit's effects are served and sent after it
-        if ctx.pending_ops or ctx.ready_keys:
+    if ctx.pending_ops or ctx.ready_keys:
+        if not (ctx.in_exec or ctx.in_script):  # a unit's effects go out after it
             end_unit(server)
     if usec >= stats.slow_us:
         usec = after_slow(ctx, entry, argv, usec, start)
     try:
-        stats.durations[entry][usec] += 1
-    except (KeyError, IndexError):  # its first call, or a long one
+        entry.histogram[usec] += 1  # type: ignore[index]
+    except (TypeError, IndexError):  # its first call, or a long one
         stats.count(entry, usec)
     if reply and reply[0] == 45:  # b"-", an error
         stats.command_failed(entry, reply)

@@ -153,8 +153,9 @@ class Stats:
 
     def __init__(self, config: Any) -> None:
         self.config = config
-        # command -> calls by duration: a list for durations under _SHORT us (the hot path's
-        # `durations[entry][usec] += 1`), a dict for the longer ones.
+        # command -> calls by duration: a list for durations under _SHORT us (the command's
+        # own `histogram`, for the hot path's `entry.histogram[usec] += 1`), a dict for the
+        # longer ones.
         self.durations: dict[Command, list[int]] = {}
         self.long_durations: dict[Command, dict[int, int]] = {}
         self.failed: dict[Command, int] = {}
@@ -188,8 +189,8 @@ class Stats:
     def count(self, entry: Command, usec: int) -> None:
         """What the hot path's increment could not count: the first call of a command (since
         the start or CONFIG RESETSTAT), or a duration of _SHORT us or more."""
-        if entry not in self.durations:
-            self.durations[entry] = [0] * _SHORT
+        if entry.histogram is None:
+            entry.histogram = self.durations[entry] = [0] * _SHORT
         if usec < _SHORT:
             self.durations[entry][usec] += 1
         else:
@@ -272,6 +273,8 @@ class Stats:
 
     def reset(self) -> None:
         """CONFIG RESETSTAT (the slow log and the latency events stay, as in Redis)."""
+        for entry in self.durations:
+            entry.histogram = None
         self.durations.clear()
         self.long_durations.clear()
         self.failed.clear()

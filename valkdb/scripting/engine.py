@@ -263,6 +263,7 @@ class LuaEngine:
                 if refusal is not None and refusal[:8] != b"-LOADING" and refusal[:5] != b"-BUSY":
                     raise ScriptCallError(refusal[:-2], counted=True)
                 run.write_dirty = True
+        self.server.monitoring.clock = time.monotonic_ns()  # the command's duration starts here
         if run.repl & 1:
             return call(self.ctx, entry, argv)
         # redis.set_repl without REPL_AOF: the command's effects are not propagated (to the
