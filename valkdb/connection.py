@@ -35,6 +35,8 @@ RECV_SIZE = 64 * 1024
 # What CLIENT LIST's tot-mem counts besides the buffers, modelled on Redis 7.0: the client
 # structure (768 bytes) and its 16 KB reply buffer (rbs).
 _CLIENT_BASE_MEMORY = 768 + 16384
+_SUBSCRIPTION_COMMANDS = frozenset((
+    "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"))
 _client_ids = itertools.count(1)
 
 
@@ -274,14 +276,15 @@ class Client(Context):
             self.deliver(data)
 
     def _suppressed(self, reply: bytes) -> bytes:
-        """A command's reply under CLIENT REPLY OFF or SKIP (pushes from elsewhere still go)."""
+        """A command's reply under CLIENT REPLY OFF or SKIP. Pushes from elsewhere still go,
+        and so do (un)subscribe confirmations: Redis sends them as pushes in either protocol."""
         mode = self.reply_mode
         if mode == REPLY_SKIP_NEXT:  # the reply of CLIENT REPLY SKIP itself
             self.reply_mode = REPLY_SKIP
             return reply
         if mode == REPLY_SKIP:
             self.reply_mode = REPLY_ON
-        return b""
+        return reply if self.last_command in _SUBSCRIPTION_COMMANDS else b""
 
     def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:
         if self.closed:

@@ -283,6 +283,8 @@ def client_trackinginfo(c: Context, argv: list[bytes]) -> bytes:
 
 @command("client|pause")
 def client_pause(c: Context, argv: list[bytes]) -> bytes:
+    if len(argv) > 4:
+        return errors.subcommand_syntax(argv[1], "CLIENT")
     kind = ALL
     if len(argv) == 4:
         mode = argv[3].lower()
