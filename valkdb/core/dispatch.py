@@ -265,8 +265,14 @@ _REPR_TABLE = [_REPR.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
                for c in range(256)]
 
 
+# The bytes sdscatrepr prints as they are: deleting them leaves nothing of a plain argument.
+_PLAIN = bytes(c for c in range(32, 127) if c not in (ord("\\"), ord('"')))
+
+
 def repr_bytes(arg: bytes) -> bytes:
     """Redis's sdscatrepr: quoted, with C escapes and \\xHH for what is not printable."""
+    if not arg.translate(None, _PLAIN):  # the common case, at C speed
+        return b'"' + arg + b'"'
     table = _REPR_TABLE
     return b'"' + b"".join([table[c] for c in arg]) + b'"'
 
