@@ -3,7 +3,9 @@ CLIENT TRACKING (client-side caching, core/tracking.py), PAUSE (core/pause.py), 
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections import Counter
 from typing import Any
 
 from valkdb import errors
@@ -221,18 +223,38 @@ def _tracking_refusal(c: Any, options: set[bytes], prefixes: list[bytes]) -> byt
             "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
             "client, and then re-enabling it with a different mode.")
     if bcast:
-        existing = list(state.prefixes) if state is not None else []
-        for i, prefix in enumerate(prefixes):
-            for other in existing:
-                if _overlap(prefix, other):
-                    return errors.err_bytes(
-                        b"ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for "
-                        b"a single client must not overlap." % (prefix, other))
-            for other in prefixes[i + 1:]:
-                if _overlap(prefix, other):
-                    return errors.err_bytes(
-                        b"ERR Prefix '%s' overlaps with another provided prefix '%s'. "
-                        b"Prefixes for a single client must not overlap." % (prefix, other))
+        return _prefix_overlap(list(state.prefixes) if state is not None else [], prefixes)
+    return None
+
+
+def _prefix_overlap(existing: list[bytes], prefixes: list[bytes]) -> bytes | None:
+    """Redis's checkPrefixCollisionsOrReply, same first error, without its quadratic walk (a
+    client controls how many prefixes it sends): the first prefix, in the order given, that
+    overlaps an existing one (the first in sorted order) or a later one given."""
+    held = set(existing)
+    ordered = sorted(existing)
+    counts = Counter(prefixes)
+    # A given prefix overlaps another given one iff it repeats, or one is a prefix of the other.
+    overlapping = {p for p, n in counts.items() if n > 1}
+    for p in counts:
+        for k in range(len(p)):
+            if p[:k] in counts:
+                overlapping.update((p, p[:k]))
+    for i, prefix in enumerate(prefixes):
+        first = next((prefix[:k] for k in range(len(prefix) + 1) if prefix[:k] in held), None)
+        if first is None:
+            at = bisect.bisect_left(ordered, prefix)
+            if at < len(ordered) and ordered[at].startswith(prefix):
+                first = ordered[at]
+        if first is not None:
+            return errors.err_bytes(
+                b"ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for a "
+                b"single client must not overlap." % (prefix, first))
+        if prefix in overlapping:
+            other = next(p for p in prefixes[i + 1:] if _overlap(prefix, p))
+            return errors.err_bytes(
+                b"ERR Prefix '%s' overlaps with another provided prefix '%s'. Prefixes for a "
+                b"single client must not overlap." % (prefix, other))
     return None
 
 

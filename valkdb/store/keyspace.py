@@ -292,11 +292,14 @@ class Database:
             clients.pop(client, None)
             if not clients:
                 del self.watched[key]
-                self.observed = bool(self.watched) or self.on_signal is not None
+                self._update_observed()
 
     def set_on_signal(self, hook: Callable[[bytes], None] | None) -> None:
         self.on_signal = hook
-        self.observed = bool(self.watched) or hook is not None
+        self._update_observed()
+
+    def _update_observed(self) -> None:
+        self.observed = bool(self.watched) or self.on_signal is not None
 
     def touch_watched(self) -> None:
         """FLUSHDB, SWAPDB: every WATCHed key that exists here changes (Redis's
