@@ -4,6 +4,8 @@
     python tools/bench.py --tests lpush,rpop --rounds 5 --requests 200000
 
     python tools/bench.py --baseline a73ca45    # also valkdb as of that revision, same run
+    python tools/bench.py --observed            # also each server with observers attached: a
+        # `redis-cli monitor` and a RESP3 client tracking every key (CLIENT TRACKING on BCAST)
     python tools/bench.py --tests evalsha       # EVALSHA of `return redis.call('INCR', KEYS[1])`
     python tools/bench.py --tests xadd,xrange   # XADD *, XRANGE <random ID> + COUNT 10 (100,000)
     python tools/bench.py --tests setbit,getbit,bitcount,pfadd,pfcount,geoadd,geosearch
@@ -28,7 +30,10 @@ import socket
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 from common import encode, pair, run_pipelined, start_valkdb
 
@@ -101,6 +106,43 @@ def run_benchmark(port: int, test: str, requests: int, clients: int, pipeline: i
     return float(rows[0][1])
 
 
+@contextmanager
+def observers(port: int) -> Iterator[None]:
+    """A `redis-cli monitor` and a RESP3 BCAST tracking client reading everything they get."""
+    monitor = subprocess.Popen(["redis-cli", "-p", str(port), "monitor"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tracker = socket.create_connection(("127.0.0.1", port), timeout=60)
+    tracker.sendall(encode(b"HELLO", b"3") + encode(b"CLIENT", b"TRACKING", b"on", b"BCAST"))
+    reader = threading.Thread(target=_drain, args=(tracker,), daemon=True)
+    reader.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as admin:
+            deadline = time.monotonic() + 10
+            while True:  # until both are attached
+                admin.sendall(encode(b"CLIENT", b"LIST"))
+                listing = admin.recv(1 << 20)
+                if b"flags=O" in listing and b"flags=tB" in listing:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"observers did not attach: {listing!r}")
+                time.sleep(0.05)
+        yield
+    finally:
+        monitor.terminate()
+        monitor.wait()
+        tracker.shutdown(socket.SHUT_RDWR)
+        tracker.close()
+        reader.join()
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except OSError:
+        pass
+
+
 def export_revision(revision: str) -> str:
     """A directory holding the valkdb package as of a git revision (git archive, no checkout)."""
     root = tempfile.mkdtemp(prefix="valkdb-baseline-")
@@ -119,6 +161,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", help="a git revision of valkdb to measure alongside")
+    parser.add_argument("--observed", action="store_true",
+                        help="also run every case with a MONITOR and a tracking client attached")
     args = parser.parse_args()
     valkdb, redis = pair()
     servers = {"valkdb": valkdb, "redis": redis}
@@ -139,27 +183,38 @@ def main() -> None:
                 for test in args.tests.split(","):
                     for name in order:
                         requests = min(args.requests, REQUEST_CAP.get(test, args.requests))
-                        rps = run_benchmark(servers[name].port, test, requests,
-                                            args.clients, pipeline)
-                        results.setdefault((pipeline, test, name), []).append(rps)
-                        print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} {name:<8} "
-                              f"{rps:>12,.0f} rps", flush=True)
+                        for observed in ((False, True) if args.observed else (False,)):
+                            port = servers[name].port
+                            with observers(port) if observed else nullcontext():
+                                rps = run_benchmark(port, test, requests, args.clients,
+                                                    pipeline)
+                            label = name + "+observed" * observed
+                            results.setdefault((pipeline, test, label), []).append(rps)
+                            print(f"round {round_no + 1} -P {pipeline:<2} {test:<10} "
+                                  f"{label:<17} {rps:>12,.0f} rps", flush=True)
     finally:
         for server in servers.values():
             server.stop()
-    baseline = "baseline" in servers
+    baseline, observed = "baseline" in servers, args.observed
     print("\n| test | pipeline | valkdb rps | redis-server rps | ratio |"
           + (" baseline rps | valkdb / baseline |" if baseline else "")
-          + "\n|---|---|---|---|---|" + ("---|---|" if baseline else ""))
+          + (" valkdb observed rps | observed / not | redis observed rps | observed / not |"
+             if observed else "")
+          + "\n|---|---|---|---|---|" + ("---|---|" if baseline else "")
+          + ("---|---|---|---|" if observed else ""))
     for pipeline in map(int, args.pipelines.split(",")):
         for test in args.tests.split(","):
-            median = {name: statistics.median(results[(pipeline, test, name)])
-                      for name in servers}
+            median = {label: statistics.median(figures)
+                      for (p, t, label), figures in results.items() if (p, t) == (pipeline, test)}
             ours, theirs = median["valkdb"], median["redis"]
             row = f"| {test.upper()} | {pipeline} | {ours:,.0f} | {theirs:,.0f} | " \
                   f"{ours / theirs:.2f}x |"
             if baseline:
                 row += f" {median['baseline']:,.0f} | {ours / median['baseline']:.3f}x |"
+            if observed:
+                for name in ("valkdb", "redis"):
+                    watched = median[name + "+observed"]
+                    row += f" {watched:,.0f} | {watched / median[name]:.2f}x |"
             print(row)
 
 

@@ -25,7 +25,8 @@ import gevent
 
 from valkdb import errors
 from valkdb.core.context import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Context
-from valkdb.core.dispatch import CrossProtocolAttack, execute, stop_monitoring
+from valkdb.core.dispatch import CrossProtocolAttack, execute
+from valkdb.core.monitors import send_unsent, stop_monitoring
 from valkdb.protocol.reader import QueryBufferOverflow, RequestReader
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Client(Context):
         self._out_size = 0
         self._held: list[tuple[int, bytes]] = []  # (AOF flush round, data) waiting for it
         self._sending = False
+        self._flush_due = False  # _flush_queued is scheduled
         self._soft_limit_since = 0.0
         self.reply_mode = REPLY_ON  # CLIENT REPLY
 
@@ -104,6 +106,8 @@ class Client(Context):
                 self.last_active = time.monotonic()
                 reader.feed(data)
                 commands = reader.read()
+                if monitoring.unsent and self in monitoring.monitors:
+                    send_unsent(monitoring)  # what others ran before, ahead of its replies
                 monitoring.clock = clock()  # where the first command's duration starts
                 if len(commands) == 1 and reader.authenticated:
                     reply = execute(self, commands[0])
@@ -287,19 +291,12 @@ class Client(Context):
         return reply if self.last_command in _SUBSCRIPTION_COMMANDS else b""
 
     def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:
+        """Queue output from elsewhere; it goes out once the running greenlet yields, together
+        with whatever else arrives before then (Redis too writes pending output before its
+        event loop sleeps): a MONITOR or a subscriber gets one send per loop turn, not one per
+        command."""
         if self.closed:
             return
-        if not self._sending and not self._out:
-            try:
-                sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.kill()
-                return
-            if sent == len(data):
-                return
-            data = data[sent:]
         self._out.append(data)
         self._out_size += len(data)
         if limit_class is not None:
@@ -310,9 +307,32 @@ class Client(Context):
                     "limits.", self.describe())
                 self.kill()
                 return
-        if not self._sending:
-            self._sending = True  # claimed now so that only one flusher is ever spawned
-            gevent.spawn(self._flush, True)
+        if not self._sending and not self._flush_due:
+            self._flush_due = True
+            gevent.get_hub().loop.run_callback(self._flush_queued)
+
+    def _flush_queued(self) -> None:
+        """In the hub, between greenlets: send what is queued without waiting; a flushing
+        greenlet takes what the socket does not."""
+        self._flush_due = False
+        if self._sending or not self._out or self.closed:
+            return
+        data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+        try:
+            sent = self.sock._sock.send(data)  # type: ignore[attr-defined]
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.kill()
+            return
+        if sent == len(data):
+            self._out.clear()
+            self._out_size = 0
+            return
+        self._out = [data[sent:]]
+        self._out_size = len(data) - sent
+        self._sending = True  # claimed now so that only one flusher is ever spawned
+        gevent.spawn(self._flush, True)
 
     def _soft_limit_exceeded(self, soft: int, seconds: int) -> bool:
         if not soft or self._out_size <= soft:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
+import hiredis
 import pytest
 import redis
 
@@ -135,3 +136,43 @@ def test_latency_histogram_shape_in_resp3(port):
         assert cumulative == sorted(cumulative) and cumulative[-1] == 10
     finally:
         client.close()
+
+
+def test_a_monitor_sees_what_ran_before_its_own_replies(port):
+    """Every command that ran before a monitor's own command is shown to it ahead of that
+    command's reply, also when both run in one turn of the server's event loop and the
+    monitor's command is one it is not shown (SLOWLOG, an admin command, counts what ran)."""
+    writer = redis.Redis(port=port, socket_timeout=10)
+    writer.config_set("slowlog-log-slower-than", 0)
+    writer.config_set("slowlog-max-len", 1000)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock = _monitor(port)
+    reader = hiredis.Reader()
+    try:
+        for attempt in range(20):
+            prefix = b"mon:order:%d:" % attempt
+            raw.sendall(b"".join(encode_command((b"SET", prefix + b"%d" % i, b"x"))
+                                 for i in range(300)))
+            sock.sendall(encode_command((b"SLOWLOG", b"GET", b"1000")))
+            shown = 0
+            ran = None
+            while ran is None:
+                reader.feed(sock.recv(65536))
+                while (reply := reader.gets()) is not False:
+                    if isinstance(reply, list):  # SLOWLOG GET's entries
+                        ran = sum(1 for entry in reply if prefix in b" ".join(entry[3]))
+                        break
+                    if prefix in reply:
+                        shown += 1
+            assert shown >= ran, (attempt, shown, ran)
+            received = b""
+            while received.count(b"\r\n") < 300:  # the writer's replies, before the next try
+                received += raw.recv(65536)
+    finally:
+        writer.config_set("slowlog-log-slower-than", 10000)
+        writer.config_set("slowlog-max-len", 128)
+        writer.slowlog_reset()
+        writer.delete(*writer.keys("mon:order:*"))
+        writer.close()
+        raw.close()
+        sock.close()

@@ -1,8 +1,8 @@
 """MONITOR, SLOWLOG and LATENCY: what the server tells about the commands it runs.
 
-The counting itself is in core/stats.py and the dispatcher (core/dispatch.py feeds the
-monitors, the slow log and the latency monitor after each command); these are the commands
-that read it, in Redis 7.0's formats (slowlog.c, latency.c, sparkline.c).
+The counting itself is in core/stats.py, the monitors' lines in core/monitors.py, and the
+dispatcher feeds them all after each command (core/dispatch.py); these are the commands that
+read it, in Redis 7.0's formats (slowlog.c, latency.c, sparkline.c).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from valkdb import errors
 from valkdb.commands.keys import help_reply
 from valkdb.core.context import Context
-from valkdb.core.dispatch import feed_monitors
+from valkdb.core.monitors import feed_monitors
 from valkdb.core.registry import COMMANDS, command, container
 from valkdb.core.stats import cumulative_distribution
 from valkdb.protocol.encoder import EMPTY_ARRAY, OK, array, bulk, integer

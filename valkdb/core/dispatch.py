@@ -13,12 +13,12 @@ in one place. The success path allocates nothing and raises nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from time import monotonic_ns  # (cheaper than perf_counter_ns here)
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from valkdb import errors
+from valkdb.core.monitors import feed_monitors, shown, stop_monitoring
 from valkdb.core.registry import COMMANDS, Command, propagate_verbatim
 from valkdb.errors import CommandError
 from valkdb.protocol.encoder import QUEUED
@@ -154,127 +154,22 @@ def after_slow(ctx: Context, entry: Command, argv: list[bytes], usec: int, start
     """A command took at least `slow_us`, or a monitor is attached: the time a blocking command
     spent waiting is not its duration (Redis counts only its runs); then the latency monitor,
     the slow log and the monitors. Returns the duration to count."""
-    waited = getattr(ctx, "waited_ns_since", None)
-    if waited is not None and "blocking" in entry.flags:
-        usec = max(usec - waited(start) // 1000, 0)
     server = ctx.server
-    stats = server.monitoring
     if server.loading:  # (Redis counts nothing while it loads)
         return usec
-    redact = _REDACTED.get(entry.name)
-    shown = argv if redact is None else _redact(argv, redact(argv))
-    stats.slow(entry, shown, usec, ctx.addr.encode() or b"?:0", ctx.name)
+    if "blocking" in entry.flags:
+        waited = getattr(ctx, "waited_ns_since", None)
+        if waited is not None:
+            usec = max(usec - waited(start) // 1000, 0)
+    stats = server.monitoring
+    argv = shown(entry.name, argv)
+    stats.slow(ctx, entry, argv, usec)
     if stats.monitors:
         if entry.name == "reset" and ctx in stats.monitors:
             stop_monitoring(ctx)
-        if not (server.loading or "skip_monitor" in entry.flags or "admin" in entry.flags):
-            feed_monitors(ctx, shown)
+        if entry.monitored:
+            feed_monitors(ctx, argv)
     return usec
-
-
-# -- what the slow log and MONITOR never show (Redis's redactClientCommandArgument) -----------
-
-def _redact(argv: list[bytes], positions: list[int]) -> list[bytes]:
-    if not positions:
-        return argv
-    shown = list(argv)
-    for i in positions:
-        shown[i] = b"(redacted)"
-    return shown
-
-
-def _auth_secrets(argv: list[bytes]) -> list[int]:
-    return [] if len(argv) > 3 else list(range(1, len(argv)))
-
-
-def _hello_secrets(argv: list[bytes]) -> list[int]:
-    if len(argv) > 1:
-        version = argv[1]
-        if not version.isdigit() or len(version) > 19 or int(version) not in (2, 3):
-            return []  # refused before its options are read
-    j = 2
-    while j < len(argv):
-        more = len(argv) - 1 - j
-        option = argv[j].lower()
-        if option == b"auth" and more >= 2:
-            return [j + 1, j + 2]
-        if option == b"setname" and more:
-            j += 2
-            continue
-        return []
-    return []
-
-
-def _migrate_secrets(argv: list[bytes]) -> list[int]:
-    positions = []
-    j = 6
-    while j < len(argv):
-        more = len(argv) - 1 - j
-        option = argv[j].lower()
-        if option == b"auth" and more:
-            positions.append(j + 1)
-            j += 1
-        elif option == b"auth2" and more >= 2:
-            positions += [j + 1, j + 2]
-            j += 2
-        elif option not in (b"copy", b"replace"):
-            break
-        j += 1
-    return positions
-
-
-def _config_set_secrets(argv: list[bytes]) -> list[int]:
-    return [i + 1 for i in range(2, len(argv) - 1, 2)
-            if argv[i].lower() in (b"requirepass", b"masterauth", b"masteruser")]
-
-
-_REDACTED: dict[str, Callable[[list[bytes]], list[int]]] = {
-    "auth": _auth_secrets, "hello": _hello_secrets, "migrate": _migrate_secrets,
-    "config|set": _config_set_secrets,
-    "acl|setuser": lambda argv: list(range(2, len(argv))),
-}
-
-
-def feed_monitors(ctx: Context, argv: list[bytes]) -> None:
-    """Send a command to every MONITOR client, as replicationFeedMonitors formats it."""
-    stats = ctx.server.monitoring
-    if not stats.monitors or ctx.server.loading:
-        return
-    now = time.time()
-    origin = b"lua" if ctx.in_script else ctx.addr.encode()
-    line = b"+%d.%06d [%d %s] %s\r\n" % (
-        int(now), int(now * 1_000_000) % 1_000_000, ctx.db.index, origin,
-        b" ".join([repr_bytes(arg) for arg in argv]))
-    for monitor in list(stats.monitors):
-        if monitor is ctx:  # after its own reply; nothing once it is closing (QUIT)
-            if not ctx.close_after_reply:
-                cast(Any, monitor).after_reply.append(line)
-        else:
-            monitor.deliver(line, "normal")
-
-
-def stop_monitoring(ctx: Context) -> None:
-    stats = ctx.server.monitoring
-    if stats.monitors.pop(ctx, False) is None:
-        stats.configure()
-
-
-_REPR = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
-         ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
-_REPR_TABLE = [_REPR.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
-               for c in range(256)]
-
-
-# The bytes sdscatrepr prints as they are: deleting them leaves nothing of a plain argument.
-_PLAIN = bytes(c for c in range(32, 127) if c not in (ord("\\"), ord('"')))
-
-
-def repr_bytes(arg: bytes) -> bytes:
-    """Redis's sdscatrepr: quoted, with C escapes and \\xHH for what is not printable."""
-    if not arg.translate(None, _PLAIN):  # the common case, at C speed
-        return b'"' + arg + b'"'
-    table = _REPR_TABLE
-    return b'"' + b"".join([table[c] for c in arg]) + b'"'
 
 
 def end_unit(server: Any) -> None:

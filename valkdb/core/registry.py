@@ -57,7 +57,7 @@ class Command:
         "name", "handler", "arity", "flags", "first_key", "last_key", "step", "spec",
         "subcommands", "parent", "write", "no_auth", "pubsub_ok", "no_multi",
         "runs_in_multi", "propagate", "on_refused", "no_script", "may_replicate", "allow_busy",
-        "protected", "tracks", "histogram",
+        "protected", "tracks", "histogram", "monitored",
     )
 
     def __init__(
@@ -87,6 +87,8 @@ class Command:
         # commands excepted: the commands their scripts run remember the scripts' keys).
         self.tracks = ("readonly" in self.flags and "pubsub" not in self.flags
                        and name not in ("eval_ro", "evalsha_ro", "fcall_ro"))
+        # MONITOR shows it after it runs (the script commands show themselves before).
+        self.monitored = "skip_monitor" not in self.flags and "admin" not in self.flags
         # A check run before authentication that may refuse the command (DEBUG, MODULE LOAD:
         # refused unless a setting allows them); see protect().
         self.protected: Callable[[Any], bytes | None] | None = None

@@ -149,7 +149,8 @@ class Stats:
     """Per-command and per-error counters, the slow log, the latency events, the monitors."""
 
     __slots__ = ("config", "durations", "long_durations", "failed", "rejected", "errors",
-                 "error_replies", "slowlog", "latency", "monitors", "slow_us", "clock")
+                 "error_replies", "slowlog", "latency", "monitors", "unsent", "slow_us",
+                 "clock")
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -165,6 +166,8 @@ class Stats:
         self.slowlog = SlowLog()
         self.latency: dict[str, LatencySeries] = {}
         self.monitors: dict[Any, None] = {}  # the MONITOR clients, in the order they came
+        # What the monitors have yet to be sent, as core/monitors.py records it.
+        self.unsent: list[tuple[int, int, Any, list[bytes]]] = []
         self.slow_us = 0
         # monotonic_ns() when the last command ended or a connection read its batch: where
         # the next command's duration starts (Connections set it; see dispatch.call).
@@ -223,8 +226,7 @@ class Stats:
         if entry is not None:
             self.rejected[entry] = self.rejected.get(entry, 0) + 1
 
-    def slow(self, entry: Command, argv: list[bytes], usec: int, addr: bytes,
-             name: bytes) -> None:
+    def slow(self, ctx: Any, entry: Command, argv: list[bytes], usec: int) -> None:
         """A command past slow_us: the latency monitor and the slow log, as Redis's call()."""
         config = self.config
         threshold = config.latency_monitor_threshold
@@ -233,7 +235,8 @@ class Stats:
             self.add_latency_sample(event, usec // 1000)
         slower_than = config.slowlog_log_slower_than
         if 0 <= slower_than <= usec and "skip_slowlog" not in entry.flags:
-            self.slowlog.push(argv, usec, addr, name, config.slowlog_max_len)
+            self.slowlog.push(argv, usec, ctx.addr.encode() or b"?:0", ctx.name,
+                              config.slowlog_max_len)
 
     def add_latency_sample(self, event: str, ms: int) -> None:
         series = self.latency.get(event)

@@ -1,0 +1,156 @@
+"""What MONITOR clients see of the commands run, and what they and the slow log never see.
+
+Each command is shown as Redis's replicationFeedMonitors formats it: `+<seconds>.<micros>
+[<db> <client address>|lua] "arg" ...`, each argument quoted like sdscatrepr. A command only
+records what to show (`feed_monitors`); the lines of one event-loop turn are formatted and
+queued on every monitor together when the running greenlet yields (`send_unsent`), as Redis
+writes its clients' output before its event loop sleeps, so a monitor costs the commands it
+watches little. A monitor's own commands flush what is recorded first, so that every monitor
+sees one order. `shown` replaces the secrets of AUTH, HELLO, MIGRATE, CONFIG SET and ACL
+SETUSER with "(redacted)", as Redis's redactClientCommandArgument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import time_ns
+from typing import TYPE_CHECKING, Any, cast
+
+import gevent
+
+if TYPE_CHECKING:
+    from valkdb.core.context import Context
+    from valkdb.core.stats import Stats
+
+
+def feed_monitors(ctx: Context, argv: list[bytes]) -> None:
+    """Show a command to every MONITOR client."""
+    server = ctx.server
+    stats = server.monitoring
+    if not stats.monitors or server.loading:
+        return
+    record = (time_ns() // 1000, ctx.db.index, "lua" if ctx.in_script else ctx.addr, argv)
+    if ctx in stats.monitors:  # a monitor's own command: its line follows its reply
+        send_unsent(stats)
+        line = _line(*record)
+        if not ctx.close_after_reply:  # (nothing once it is closing: QUIT)
+            cast(Any, ctx).after_reply.append(line)
+        for monitor in list(stats.monitors):
+            if monitor is not ctx:
+                monitor.deliver(line, "normal")
+        return
+    unsent = stats.unsent
+    if not unsent:
+        gevent.get_hub().loop.run_callback(send_unsent, stats)
+    unsent.append(record)
+
+
+def send_unsent(stats: Stats) -> None:
+    """Queue the lines recorded so far on every monitor."""
+    if not stats.unsent:
+        return
+    records, stats.unsent = stats.unsent, []
+    if not stats.monitors:
+        return
+    lines = b"".join([_line(*record) for record in records])
+    for monitor in list(stats.monitors):
+        monitor.deliver(lines, "normal")
+
+
+def _line(us: int, db: int, origin: str, argv: list[bytes]) -> bytes:
+    quoted = b'" "'.join(argv)
+    # Plain arguments leave only the separators' quotes: the common case, at C speed.
+    if len(quoted.translate(None, _PLAIN)) != 2 * len(argv) - 2:
+        quoted = b'" "'.join([_escaped(arg) for arg in argv])
+    return b'+%d.%06d [%d %s] "%s"\r\n' % (
+        us // 1_000_000, us % 1_000_000, db, origin.encode(), quoted)
+
+
+def stop_monitoring(ctx: Context) -> None:
+    stats = ctx.server.monitoring
+    if stats.monitors.pop(ctx, False) is None:
+        stats.configure()
+
+
+# The bytes sdscatrepr prints as they are.
+_PLAIN = bytes(c for c in range(32, 127) if c not in (ord("\\"), ord('"')))
+_ESCAPES = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
+            ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
+_ESCAPE_TABLE = [_ESCAPES.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
+                 for c in range(256)]
+
+
+def _escaped(arg: bytes) -> bytes:
+    """What sdscatrepr prints between the quotes: C escapes, \\xHH for what is not printable."""
+    if not arg.translate(None, _PLAIN):
+        return arg
+    table = _ESCAPE_TABLE
+    return b"".join([table[c] for c in arg])
+
+
+# -- what the slow log and MONITOR never show -------------------------------------------------
+
+def shown(name: str, argv: list[bytes]) -> list[bytes]:
+    """argv as the slow log and the monitors show the command `name`."""
+    redact = _REDACTED.get(name)
+    if redact is None:
+        return argv
+    positions = redact(argv)
+    if not positions:
+        return argv
+    redacted = list(argv)
+    for i in positions:
+        redacted[i] = b"(redacted)"
+    return redacted
+
+
+def _auth_secrets(argv: list[bytes]) -> list[int]:
+    return [] if len(argv) > 3 else list(range(1, len(argv)))
+
+
+def _hello_secrets(argv: list[bytes]) -> list[int]:
+    if len(argv) > 1:
+        version = argv[1]
+        if not version.isdigit() or len(version) > 19 or int(version) not in (2, 3):
+            return []  # refused before its options are read
+    j = 2
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        option = argv[j].lower()
+        if option == b"auth" and more >= 2:
+            return [j + 1, j + 2]
+        if option == b"setname" and more:
+            j += 2
+            continue
+        return []
+    return []
+
+
+def _migrate_secrets(argv: list[bytes]) -> list[int]:
+    positions = []
+    j = 6
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        option = argv[j].lower()
+        if option == b"auth" and more:
+            positions.append(j + 1)
+            j += 1
+        elif option == b"auth2" and more >= 2:
+            positions += [j + 1, j + 2]
+            j += 2
+        elif option not in (b"copy", b"replace"):
+            break
+        j += 1
+    return positions
+
+
+def _config_set_secrets(argv: list[bytes]) -> list[int]:
+    return [i + 1 for i in range(2, len(argv) - 1, 2)
+            if argv[i].lower() in (b"requirepass", b"masterauth", b"masteruser")]
+
+
+_REDACTED: dict[str, Callable[[list[bytes]], list[int]]] = {
+    "auth": _auth_secrets, "hello": _hello_secrets, "migrate": _migrate_secrets,
+    "config|set": _config_set_secrets,
+    "acl|setuser": lambda argv: list(range(2, len(argv))),
+}
