@@ -36,6 +36,17 @@ RECV_SIZE = 64 * 1024
 # What CLIENT LIST's tot-mem counts besides the buffers, modelled on Redis 7.0: the client
 # structure (768 bytes) and its 16 KB reply buffer (rbs).
 _CLIENT_BASE_MEMORY = 768 + 16384
+# The clients with output from elsewhere queued (Client._send_or_queue), in the order it came.
+_QUEUED: list[Client] = []
+
+
+def _send_queued() -> None:
+    clients = _QUEUED[:]
+    _QUEUED.clear()
+    for client in clients:
+        client._flush_queued()
+
+
 _SUBSCRIPTION_COMMANDS = frozenset((
     "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"))
 _client_ids = itertools.count(1)
@@ -233,6 +244,8 @@ class Client(Context):
 
     def write(self, data: bytes) -> None:
         """Send a reply from this client's own greenlet, after anything already queued."""
+        if _QUEUED:
+            _send_queued()  # what its commands caused elsewhere first
         if self._held:  # after replies that wait for the AOF
             self.server.aof_files.hold(self, data)
             return
@@ -291,10 +304,12 @@ class Client(Context):
         return reply if self.last_command in _SUBSCRIPTION_COMMANDS else b""
 
     def _send_or_queue(self, data: bytes, limit_class: str | None) -> None:
-        """Queue output from elsewhere; it goes out once the running greenlet yields, together
-        with whatever else arrives before then (Redis too writes pending output before its
-        event loop sleeps): a MONITOR or a subscriber gets one send per loop turn, not one per
-        command."""
+        """Queue output from elsewhere; it goes out, together with whatever else arrives
+        before then, ahead of the next reply any client sends or else once the running
+        greenlet yields (Redis too writes pending output before its event loop sleeps): a
+        client that sees the reply of a PUBLISH, a write or a flush may count on the messages
+        it caused being on their way, and a client fed from the hub (MONITOR lines, BCAST
+        invalidations) gets one send per loop turn."""
         if self.closed:
             return
         self._out.append(data)
@@ -309,11 +324,13 @@ class Client(Context):
                 return
         if not self._sending and not self._flush_due:
             self._flush_due = True
-            gevent.get_hub().loop.run_callback(self._flush_queued)
+            if not _QUEUED:
+                gevent.get_hub().loop.run_callback(_send_queued)
+            _QUEUED.append(self)
 
     def _flush_queued(self) -> None:
-        """In the hub, between greenlets: send what is queued without waiting; a flushing
-        greenlet takes what the socket does not."""
+        """Send what is queued without waiting; a flushing greenlet takes what the socket
+        does not."""
         self._flush_due = False
         if self._sending or not self._out or self.closed:
             return

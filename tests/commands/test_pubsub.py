@@ -226,3 +226,23 @@ def test_subscriber_that_never_reads_is_disconnected(limited_server):
     sleeper.close()
     reader.close()
     publisher.close()
+
+
+def test_a_published_message_is_sent_before_the_publishers_reply(valkdb_server):
+    """Once PUBLISH has answered, its message is already on the subscriber's socket, as a
+    client polling right after publishing (get_message(timeout=0)) expects. valkdb only: Redis
+    writes the publisher's reply first and the message a moment later in the same event-loop
+    turn, so that a poll racing it is almost never, but not never, empty there."""
+    with socket.create_connection(("127.0.0.1", valkdb_server.port), timeout=5) as sub, \
+            socket.create_connection(("127.0.0.1", valkdb_server.port), timeout=5) as pub:
+        sub.sendall(b"SUBSCRIBE news\r\n")
+        assert read_until(sub, 33).endswith(b":1\r\n")
+        sub.setblocking(False)
+        for i in range(200):
+            pub.sendall(b"PUBLISH news m%d\r\n" % i)
+            assert read_until(pub, 4) == b":1\r\n"
+            try:
+                got = sub.recv(65536)
+            except BlockingIOError:
+                got = b""
+            assert got.endswith(b"$4\r\nnews\r\n$%d\r\nm%d\r\n" % (len(b"m%d" % i), i)), i

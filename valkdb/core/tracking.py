@@ -82,6 +82,10 @@ class Tracking:
         self.table: dict[bytes, dict[int, None]] = {}  # key -> ids of clients that read it
         self.items = 0  # (key, client) pairs in the table
         self.prefixes: dict[bytes, _Prefix] = {}
+        # What invalidate walks for every changed key: the changed keys of the prefix b"" (it
+        # matches all of them), and (prefix, its changed keys) for the others.
+        self._everything: dict[bytes, Any] | None = None
+        self._others: list[tuple[bytes, dict[bytes, Any]]] = []
         self.clients = 0  # clients with tracking on
         self._broadcast_due = False
         self._over_limit = 0  # consecutive limit checks that could not get under the limit
@@ -103,6 +107,13 @@ class Tracking:
             for prefix in prefixes or [b""]:
                 self.prefixes.setdefault(prefix, _Prefix()).clients[client] = None
                 state.prefixes[prefix] = None
+            self._index_prefixes()
+
+    def _index_prefixes(self) -> None:
+        everything = self.prefixes.get(b"")
+        self._everything = None if everything is None else everything.changed
+        self._others = [(prefix, entry.changed) for prefix, entry in self.prefixes.items()
+                        if prefix]
 
     def disable(self, client: Any) -> None:
         state = client.tracking
@@ -113,6 +124,8 @@ class Tracking:
             del entry.clients[client]
             if not entry.clients:
                 del self.prefixes[prefix]
+        if state.prefixes:
+            self._index_prefixes()
         client.tracking = None
         self.clients -= 1
         if not self.clients:
@@ -171,15 +184,20 @@ class Tracking:
 
     def invalidate(self, key: bytes, bcast: bool = True, by_client: bool = True) -> None:
         """The key changed (or its entry is evicted): tell the clients that may cache it."""
-        current = gevent.getcurrent() if by_client else None
         if bcast and self.prefixes:
-            for prefix, entry in self.prefixes.items():
+            by = gevent.getcurrent() if by_client else None
+            if self._everything is not None:
+                self._everything[key] = by
+            for prefix, changed in self._others:
                 if key.startswith(prefix):
-                    entry.changed[key] = current
-                    self._schedule_broadcast()
+                    changed[key] = by
+            if not self._broadcast_due:  # (a prefix that matched nothing has nothing to send)
+                self._broadcast_due = True
+                gevent.get_hub().loop.run_callback(self.broadcast)
         ids = self.table.pop(key, None)
         if ids is None:
             return
+        current = gevent.getcurrent() if by_client else None
         self.items -= len(ids)
         clients = self.server.clients
         keys = b"*1\r\n" + bulk(key)
@@ -207,11 +225,6 @@ class Tracking:
         self.table = {}
         self.items = 0
 
-    def _schedule_broadcast(self) -> None:
-        if not self._broadcast_due:
-            self._broadcast_due = True
-            gevent.get_hub().loop.run_callback(self.broadcast)
-
     def broadcast(self) -> None:
         """Send each BCAST prefix's changed keys (sorted, as Redis's radix tree holds them) to
         its clients; a NOLOOP client gets those it did not change itself, if any."""
@@ -220,19 +233,21 @@ class Tracking:
             entry = self.prefixes[prefix]
             if not entry.changed:
                 continue
-            changed = sorted(entry.changed.items())
-            entry.changed = {}
-            everything = bulk_array([key for key, _ in changed])
+            changed = entry.changed
+            keys = sorted(changed)
+            everything = bulk_array(keys)
             for client in list(entry.clients):
                 state = client.tracking
                 if state is None:
                     continue
                 if state.noloop:
-                    keys = [key for key, by in changed if by is not client.greenlet]
-                    if keys:
-                        self._send(client, state, bulk_array(keys), False)
+                    mine = client.greenlet
+                    theirs = [key for key in keys if changed[key] is not mine]
+                    if theirs:
+                        self._send(client, state, bulk_array(theirs), False)
                 else:
                     self._send(client, state, everything, False)
+            changed.clear()  # (the same dict: invalidate holds it)
 
     def _send(self, client: Any, state: ClientTracking, keys: bytes, pending: bool) -> None:
         """One invalidation message (Redis's sendTrackingMessage); `keys` is the encoded
