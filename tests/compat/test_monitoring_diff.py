@@ -112,6 +112,30 @@ def test_monitor_lines_match_redis(valkdb_server, redis_server, protocol):
     assert b'+T [0 ADDR] "AUTH" "(redacted)" "(redacted)"' in seen[0]
 
 
+# One pipelined batch: lines whose arguments are printable and lines that need escapes, mixed.
+_BATCH = [(b"SET", b"plain", b"value"), (b"SET", b"", b""), (b"ECHO", bytes(range(256))),
+          (b"ECHO", b'"'), (b"ECHO", b"\\"), (b"ECHO", b'" "'), (b"PING",),
+          (b"ECHO", b"caf\xc3\xa9"), (b"SET", b"a b", b"c"), (b"SET", b'x" "y', b"z")] * 20
+
+
+def test_monitor_lines_of_one_pipelined_batch_match_redis(valkdb_server, redis_server):
+    seen = []
+    for server in (valkdb_server, redis_server):
+        monitor = Monitor(server.port, 2)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+            client.sendall(b"".join(encode_command(args) for args in _BATCH)
+                           + encode_command((b"PING", b"end")))
+            lines = []
+            while not lines or b'"end"' not in lines[-1]:
+                lines += monitor.lines(1)
+        monitor.close()
+        stamps = [float(line[1:line.index(b" ")]) for line in lines]
+        assert stamps == sorted(stamps)
+        seen.append([_masked(line) for line in lines])
+    assert seen[0] == seen[1]
+    assert len(seen[0]) == len(_BATCH) + 1
+
+
 def test_a_monitors_own_commands_and_reset(valkdb_server, redis_server):
     seen = []
     for server in (valkdb_server, redis_server):

@@ -163,7 +163,8 @@ def after_slow(ctx: Context, entry: Command, argv: list[bytes], usec: int, start
             usec = max(usec - waited(start) // 1000, 0)
     stats = server.monitoring
     argv = shown(entry.name, argv)
-    stats.slow(ctx, entry, argv, usec)
+    if usec >= stats.look_us:
+        stats.slow(ctx, entry, argv, usec)
     if stats.monitors:
         if entry.name == "reset" and ctx in stats.monitors:
             stop_monitoring(ctx)

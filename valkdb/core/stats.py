@@ -149,7 +149,7 @@ class Stats:
     """Per-command and per-error counters, the slow log, the latency events, the monitors."""
 
     __slots__ = ("config", "durations", "long_durations", "failed", "rejected", "errors",
-                 "error_replies", "slowlog", "latency", "monitors", "unsent", "slow_us",
+                 "error_replies", "slowlog", "latency", "monitors", "unsent", "slow_us", "look_us",
                  "clock")
 
     def __init__(self, config: Any) -> None:
@@ -166,26 +166,26 @@ class Stats:
         self.slowlog = SlowLog()
         self.latency: dict[str, LatencySeries] = {}
         self.monitors: dict[Any, None] = {}  # the MONITOR clients, in the order they came
-        # What the monitors have yet to be sent, as core/monitors.py records it.
-        self.unsent: list[tuple[int, int, Any, list[bytes]]] = []
-        self.slow_us = 0
+        # What the monitors have yet to be sent, as core/monitors.py records it (flat: time_ns,
+        # db, origin, argv for each command).
+        self.unsent: list[Any] = []
+        self.slow_us = self.look_us = 0
         # monotonic_ns() when the last command ended or a connection read its batch: where
         # the next command's duration starts (Connections set it; see dispatch.call).
         self.clock = time.monotonic_ns()
         self.configure()
 
     def configure(self) -> None:
-        """Recompute the slow path's threshold (after CONFIG SET, a monitor in or out)."""
-        if self.monitors:
-            self.slow_us = -1
-            return
+        """Recompute the slow path's thresholds (after CONFIG SET, a monitor in or out): past
+        look_us a command is looked at (slow()); with a monitor attached all take the path."""
         config = self.config
         limits = [_ALWAYS_LOOK_US]
         if config.slowlog_log_slower_than >= 0:
             limits.append(config.slowlog_log_slower_than)
         if config.latency_monitor_threshold > 0:
             limits.append(config.latency_monitor_threshold * 1000)
-        self.slow_us = min(limits)
+        self.look_us = min(limits)
+        self.slow_us = -1 if self.monitors else self.look_us
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -227,7 +227,7 @@ class Stats:
             self.rejected[entry] = self.rejected.get(entry, 0) + 1
 
     def slow(self, ctx: Any, entry: Command, argv: list[bytes], usec: int) -> None:
-        """A command past slow_us: the latency monitor and the slow log, as Redis's call()."""
+        """A command past look_us: the latency monitor and the slow log, as Redis's call()."""
         config = self.config
         threshold = config.latency_monitor_threshold
         if threshold and usec // 1000 >= threshold:
