@@ -419,9 +419,11 @@ class Server:
             timeout = self.config.timeout
             if timeout:
                 deadline = time.monotonic() - timeout
+                monitors = self.monitoring.monitors  # (Redis flags them replicas: spared)
                 for client in list(self.clients.values()):
                     if (client.idle and client.last_active < deadline and client.waiter is None
-                            and not (client.channels or client.patterns or client.shard_channels)):
+                            and not (client.channels or client.patterns or client.shard_channels)
+                            and client not in monitors):
                         self.log.debug("Closing idle client")
                         client.kill()
 

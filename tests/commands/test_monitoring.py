@@ -176,3 +176,26 @@ def test_a_monitor_sees_what_ran_before_its_own_replies(port):
         writer.close()
         raw.close()
         sock.close()
+
+
+def test_the_idle_timeout_spares_monitors(port):
+    """`timeout` closes an idle client but never a MONITOR (Redis flags it a replica, which
+    clientsCronHandleTimeout skips)."""
+    admin = redis.Redis(port=port, socket_timeout=5)
+    admin.config_set("timeout", "1")
+    monitor = _monitor(port)
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        idle.sendall(b"PING\r\n")
+        assert idle.recv(7) == b"+PONG\r\n"
+        idle.settimeout(6)
+        assert idle.recv(1) == b""  # closed within a few seconds
+        admin.ping()  # (the admin is busy enough: it is closed and reconnected if not)
+        monitor.settimeout(5)
+        admin.set("after", "1")
+        assert b'"set" "after" "1"' in monitor.recv(65536).lower()
+    finally:
+        admin.config_set("timeout", "0")
+        monitor.close()
+        idle.close()
+        admin.close()
