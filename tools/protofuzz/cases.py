@@ -278,7 +278,34 @@ _MISC: list[Gen] = [
     lambda g, t: [b"PUBLISH", t + b"c", _value(g)],
     lambda g, t: [b"SELECT", b"0"],
 ]
-_VOCABULARY = _STRINGS + _KEYS + _LISTS + _HASHES + _SETS + _ZSETS + _MISC
+# Argument parsing of commands whose successful replies differ between the servers by design
+# (memory sizes, DUMP payloads, invalidation timing): their refusals and their answers about
+# keys that do not exist.
+_ARGUMENTS: list[Gen] = [
+    lambda g, t: [g.choice([b"SORT", b"SORT_RO"]), _key(g, t, b"l"),
+                  *g.choice([[], [b"ALPHA"], [b"DESC", b"ALPHA"], [b"LIMIT", b"0", b"2"],
+                             [b"LIMIT", b"x", b"1"], [b"LIMIT", b"0"], [b"BY", b"nosort"],
+                             [b"GET", b"#"], [b"BY", b"w_*", b"GET", b"#"], [b"ASC", b"DESC"],
+                             [b"STORE"], [b"BADOPT"], [b"ALPHA", b"LIMIT", b"-1", b"-1"]])],
+    lambda g, t: [b"SORT", _key(g, t, b"l"), b"STORE", _key(g, t, b"l")],
+    lambda g, t: [b"RESTORE", _key(g, t, b"x"), g.choice([b"0", b"-1", b"x", b"100"]),
+                  g.choice([b"", b"\x00\x01", _value(g)]),
+                  *g.choice([[], [b"REPLACE"], [b"ABSTTL"], [b"IDLETIME", b"x"], [b"FREQ", b"300"],
+                             [b"IDLETIME", b"1", b"FREQ", b"1"], [b"BADOPT"]])],
+    lambda g, t: [b"MEMORY", b"USAGE", t + b"missing",
+                  *g.choice([[], [b"SAMPLES", b"5"], [b"SAMPLES", b"x"], [b"SAMPLES"], [b"X"]])],
+    lambda g, t: [b"MEMORY", g.choice([b"NOSUCH", b"USAGE", b"HELP"])],
+    lambda g, t: [b"OBJECT", g.choice([b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT", b"NOSUCH"]),
+                  t + b"missing"],
+    lambda g, t: [b"OBJECT", g.choice([b"ENCODING", b"FREQ"]), _key(g, t, b"s"), b"extra"],
+    lambda g, t: [b"CLIENT", b"TRACKING",
+                  *g.choice([[b"maybe"], [b"on", b"PREFIX", b"a"], [b"on", b"REDIRECT", b"x"],
+                             [b"on", b"REDIRECT", b"999999"], [b"on", b"OPTIN", b"OPTOUT"],
+                             [b"on", b"BCAST", b"PREFIX", b"a", b"PREFIX", b"ab"], [b"on", b"X"],
+                             [b"off"], [b"off", b"BCAST"], []])],
+    lambda g, t: [b"CLIENT", b"CACHING", g.choice([b"yes", b"no", b"maybe"])],
+]
+_VOCABULARY = _STRINGS + _KEYS + _LISTS + _HASHES + _SETS + _ZSETS + _MISC + _ARGUMENTS
 
 
 def _argv(rng: random.Random, tag: bytes) -> list[bytes]:
