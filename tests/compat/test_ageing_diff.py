@@ -46,6 +46,8 @@ ACCESSES = st.sampled_from([
     (b"GETDEL", b"n"), (b"GETEX", b"s", b"PERSIST"), (b"INCRBY", b"n", b"2"),
     (b"HINCRBY", b"h", b"g", b"1"), (b"RPOP", b"l"),
     (b"SETNX", b"s", b"q"), (b"MOVE", b"h", b"1"),
+    (b"SETRANGE", b"s", b"1", b"ab"), (b"SETRANGE", b"n", b"0", b""),
+    (b"GETRANGE", b"s", b"0", b"1"),
 ])
 
 

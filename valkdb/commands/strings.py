@@ -394,7 +394,8 @@ def setrange(c: Context, argv: list[bytes]) -> bytes:
     if offset < 0:
         return errors.err("ERR offset is out of range")
     patch = argv[3]
-    old = get_string(c.db, argv[1])
+    old = get_string(c.db, argv[1])  # (the one lookup: under LFU, one access as Redis counts)
+    existed = old is not None
     if old is None:
         if not patch:
             return integer(0)
@@ -405,10 +406,10 @@ def setrange(c: Context, argv: list[bytes]) -> bytes:
     if len(old) < offset:
         old += b"\0" * (offset - len(old))
     value = old[:offset] + patch + old[offset + len(patch):]
-    if c.db.lookup(argv[1]) is None:
-        c.db.store(argv[1], value)
-    else:
+    if existed:
         c.db.replace(argv[1], value)
+    else:
+        c.db.store(argv[1], value)
     c.notify(STRING, b"setrange", argv[1])
     return integer(len(value))
 
