@@ -103,12 +103,28 @@ def format_memory(value: int) -> str:
     return str(value)
 
 
-_REPR = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t",
-         7: "\\a", 8: "\\b"}
+# Redis's sdscatrepr (CONFIG REWRITE, the AOF manifest, MONITOR): the bytes it prints as they
+# are, and what it prints for each byte: C escapes, \xHH for what is not printable.
+PRINTED_AS_IS = bytes(c for c in range(32, 127) if c not in (ord("\\"), ord('"')))
+_ESCAPES = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
+            ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
+_ESCAPE_TABLE = [_ESCAPES.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
+                 for c in range(256)]
+
+
+def escaped(raw: bytes) -> bytes:
+    """What sdscatrepr prints between its quotes."""
+    if not raw.translate(None, PRINTED_AS_IS):
+        return raw
+    table = _ESCAPE_TABLE
+    return b"".join([table[c] for c in raw])
+
+
+def repr_bytes(raw: bytes) -> bytes:
+    """sdscatrepr: a double-quoted C-style literal."""
+    return b'"' + escaped(raw) + b'"'
 
 
 def quoted(value: str) -> str:
-    """Redis's sdscatrepr: a double-quoted string that the config-file splitter reads back."""
-    raw = value.encode("utf-8", "surrogateescape")
-    return '"' + "".join(_REPR.get(byte) or (chr(byte) if 32 <= byte < 127 else f"\\x{byte:02x}")
-                         for byte in raw) + '"'
+    """sdscatrepr of a setting: a double-quoted string that the config-file splitter reads back."""
+    return repr_bytes(value.encode("utf-8", "surrogateescape")).decode("ascii")

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import gevent
 
+from valkdb.config.parsing import PRINTED_AS_IS, escaped
+
 if TYPE_CHECKING:
     from valkdb.core.context import Context
     from valkdb.core.stats import Stats
@@ -66,9 +68,9 @@ def _lines(records: list[Any]) -> bytes:
     count = len(argvs)
     quoted = list(map(_SEPARATOR.join, argvs))
     # Plain arguments leave only the separators' quotes: the common case, checked at once.
-    if len(b"".join(quoted).translate(None, _PLAIN)) != 2 * (sum(map(len, argvs)) - count):
-        quoted = [text if len(text.translate(None, _PLAIN)) == 2 * len(argv) - 2
-                  else _SEPARATOR.join(map(_escaped, argv))
+    if len(b"".join(quoted).translate(None, PRINTED_AS_IS)) != 2 * (sum(map(len, argvs)) - count):
+        quoted = [text if len(text.translate(None, PRINTED_AS_IS)) == 2 * len(argv) - 2
+                  else _SEPARATOR.join(map(escaped, argv))
                   for text, argv in zip(quoted, argvs, strict=True)]
     micros = list(map(floordiv, records[0::4], repeat(1000)))
     fields: list[Any] = [None] * (5 * count)
@@ -88,21 +90,6 @@ def stop_monitoring(ctx: Context) -> None:
 
 _LINE = b'+%d.%06d [%d %s] "%s"\r\n'  # seconds.micros [db origin] "arg" "arg" ...
 _SEPARATOR = b'" "'
-# The bytes sdscatrepr prints as they are.
-_PLAIN = bytes(c for c in range(32, 127) if c not in (ord("\\"), ord('"')))
-_ESCAPES = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
-            ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
-_ESCAPE_TABLE = [_ESCAPES.get(c) or (bytes([c]) if 32 <= c < 127 else b"\\x%02x" % c)
-                 for c in range(256)]
-
-
-def _escaped(arg: bytes) -> bytes:
-    """What sdscatrepr prints between the quotes: C escapes, \\xHH for what is not printable."""
-    if not arg.translate(None, _PLAIN):
-        return arg
-    table = _ESCAPE_TABLE
-    return b"".join([table[c] for c in arg])
-
 
 # -- what the slow log and MONITOR never show -------------------------------------------------
 

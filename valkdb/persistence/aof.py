@@ -26,6 +26,7 @@ from typing import BinaryIO, NoReturn
 
 import hiredis
 
+from valkdb.config.parsing import repr_bytes
 from valkdb.errors import AofError
 from valkdb.protocol.encoder import bulk_array
 from valkdb.protocol.reader import split_args
@@ -126,25 +127,6 @@ def _needs_repr(name: bytes) -> bool:
     return any(b in b'\\"\n\r\t\a\b' or not _is_print(b) or _is_space(b) for b in name)
 
 
-_REPR_ESCAPES = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
-                 ord("\t"): b"\\t", ord("\a"): b"\\a", ord("\b"): b"\\b"}
-
-
-def _repr(name: bytes) -> bytes:
-    """sdscatrepr(): a double-quoted C-style literal."""
-    out = bytearray(b'"')
-    for b in name:
-        escaped = _REPR_ESCAPES.get(b)
-        if escaped is not None:
-            out += escaped
-        elif _is_print(b):
-            out.append(b)
-        else:
-            out += b"\\x%02x" % b
-    out += b'"'
-    return bytes(out)
-
-
 def _manifest_lines(text: bytes) -> Iterator[bytes]:
     """The pieces fgets(buf, MANIFEST_MAX_LINE + 1) returns: lines, long ones cut in 1024s."""
     pos = 0
@@ -166,7 +148,7 @@ class AofInfo:
     def format(self) -> bytes:
         """aofInfoFormat(): `file <name> seq <n> type <t>\\n`, the name quoted if it must be."""
         name = os.fsencode(self.name)
-        return b"file %s seq %d type %s\n" % (_repr(name) if _needs_repr(name) else name,
+        return b"file %s seq %d type %s\n" % (repr_bytes(name) if _needs_repr(name) else name,
                                               self.seq, self.kind.encode())
 
 
